@@ -1,0 +1,77 @@
+# Two commands on a fresh machine: `make book` and `make test`. Everything else is for instructors.
+# Every target bootstraps .venv from the pins (requirements.txt + constraints.txt) on first use.
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(CURDIR)/$(VENV)/bin
+STAMP       := $(VENV)/.installed
+# nbgrader shells out to a bare `alembic`; the venv's bin must come first on PATH for every target.
+export PATH := $(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR)
+export MPLBACKEND := Agg
+
+# Instructor settings, all overridable: make autograde ASSIGNMENT=ch01_rnn_by_hand SUBMISSIONS=~/inbox
+ASSIGNMENT  ?=
+SUBMISSIONS ?=
+COURSE      ?= autograder
+DB_URL      ?=
+OUT         ?= $(COURSE)/grades.csv
+JOBS        ?=
+GRADE       := $(BIN)/python -m autograder --course $(COURSE) $(if $(DB_URL),--db-url '$(DB_URL)')
+
+.PHONY: help venv book test release collect autograde feedback grades bench-autograde lock clean
+
+help:
+	@echo "make book        build the site into _build/html (clean build, executes every lesson)"
+	@echo "make test        run the whole test suite (builds the book too)"
+	@echo "make release     [ASSIGNMENT=..]  release student notebooks into $(COURSE)/release"
+	@echo "make collect     ASSIGNMENT=.. SUBMISSIONS=folder-or-zip  copy submissions in"
+	@echo "make autograde   ASSIGNMENT=.. [SUBMISSIONS=..] [JOBS=n]  grade every submission"
+	@echo "make feedback    ASSIGNMENT=..  write feedback HTML into $(COURSE)/feedback"
+	@echo "make grades      [OUT=grades.csv]  export the grades CSV"
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	# Put the repository on the venv's path, so lessons, kernels and tests import `solutions`.
+	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')/rnn_course.pth"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(GRADE) release --site
+	rm -rf _build
+	$(BIN)/jupyter-book build . -n -W --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+release: $(STAMP)
+	$(GRADE) release $(ASSIGNMENT)
+
+collect: $(STAMP)
+	$(GRADE) collect $(ASSIGNMENT) $(SUBMISSIONS)
+
+autograde: $(STAMP)
+	$(GRADE) autograde $(ASSIGNMENT) $(if $(SUBMISSIONS),--submissions '$(SUBMISSIONS)') $(if $(JOBS),--jobs $(JOBS))
+
+feedback: $(STAMP)
+	$(GRADE) feedback $(ASSIGNMENT)
+
+grades: $(STAMP)
+	$(GRADE) grades --out $(OUT)
+
+bench-autograde: $(STAMP)
+	$(BIN)/python bench/bench_autograde.py $(BENCH_ARGS)
+
+# Re-resolve the full pin set after editing requirements.txt.
+lock:
+	rm -rf /tmp/rnn-course-lock && $(PYTHON) -m venv /tmp/rnn-course-lock
+	/tmp/rnn-course-lock/bin/pip install --quiet -r requirements.txt
+	(echo "# Full resolved set (pip freeze of a venv built from requirements.txt). Regenerate with: make lock"; \
+	 /tmp/rnn-course-lock/bin/pip freeze | sed 's/+cpu$$//') > constraints.txt
+
+clean:
+	rm -rf _build $(COURSE)/release $(COURSE)/autograded $(COURSE)/feedback chapters/*/exercise.ipynb

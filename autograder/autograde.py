@@ -1,0 +1,238 @@
+"""Grade every submission of an assignment in parallel; record each outcome; export grades."""
+import csv
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from autograder import engine
+from autograder.engine import STATUSES, Job, Limits
+
+OUTCOME_TABLE = "rnn_course_outcome"
+
+# ----------------------------------------------------------------------------- workers
+_worker = {}
+
+
+def _init_worker(numbers, preload):
+    _worker["number"] = numbers.get()
+    _worker["zygote"] = engine.Zygote(preload)
+    _worker["checks"] = {}
+
+
+def _grade_job(job):
+    import importlib
+
+    checks = _worker["checks"].get(job.assignment)
+    if checks is None:
+        checks = _worker["checks"][job.assignment] = importlib.import_module(f"autograder.checks.{job.assignment}")
+    try:
+        return engine.grade(job, _worker["zygote"], checks, _worker["number"])
+    except Exception as exc:  # the grader's own failure: recorded, never lost
+        import traceback
+
+        return {"assignment": job.assignment, "student": job.student, "status": "grader error",
+                "detail": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(),
+                "parts": {}, "manual": {}, "notes": [], "events": ["grader error"], "score": 0.0,
+                "max_score": 0.0}
+
+
+class Progress:
+    def __init__(self, total, label, stream=sys.stderr):
+        self.total, self.label, self.stream, self.done = total, label, stream, 0
+        self.start = time.monotonic()
+        self.tty = stream.isatty()
+        self.last_printed = -1
+
+    def step(self):
+        self.done += 1
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                f"{elapsed:5.1f}s elapsed, ETA {eta:4.0f}s")
+        if self.tty:
+            print("\r" + line, end="\n" if self.done == self.total else "", file=self.stream, flush=True)
+        else:
+            tenth = 10 * self.done // max(self.total, 1)
+            if tenth != self.last_printed:
+                self.last_printed = tenth
+                print(line, file=self.stream, flush=True)
+
+
+def make_jobs(course, assignment, limits):
+    hide = [str(course.root), str(engine.REPO), os.path.expanduser("~")]
+    jobs = []
+    for student in course.submitted_students(assignment):
+        folder = course.path("submitted", student, assignment)
+        notebook = folder / f"{assignment}.ipynb"
+        reason = ""
+        if not notebook.exists():
+            missing = folder / "missing.txt"
+            reason = missing.read_text().strip() if missing.exists() else "no notebook was submitted"
+        jobs.append(Job(assignment=assignment, student=student,
+                        submission=str(notebook) if notebook.exists() else None,
+                        release=str(course.release_notebook(assignment)),
+                        autograded_dir=str(course.path("autograded", student, assignment)),
+                        limits=limits, reason=reason, hide=hide))
+    return jobs
+
+
+def grade_all(jobs, workers, preload=(), progress_label="grading"):
+    """Grade jobs in a pool of worker processes; results in job order."""
+    if not jobs:
+        return []
+    ctx = multiprocessing.get_context("spawn")
+    numbers = ctx.Queue()
+    for n in range(workers):
+        numbers.put(n)
+    progress = Progress(len(jobs), progress_label)
+    by_key = {}
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(numbers, tuple(preload))) as pool:
+        for result in pool.imap_unordered(_grade_job, jobs):
+            by_key[result["student"]] = result
+            progress.step()
+        pool.close()
+        pool.join()
+    return [by_key[job.student] for job in jobs]
+
+
+def autograde(course, assignment, jobs_count=None, limits=None, students=None):
+    from autograder.course import release
+
+    if not course.release_notebook(assignment).exists():
+        release(course, [assignment])
+    checks = course.checks(assignment)
+    limits = limits or Limits(**getattr(checks, "LIMITS", {}))
+    jobs = make_jobs(course, assignment, limits)
+    if students:
+        jobs = [j for j in jobs if j.student in students]
+    if not jobs:
+        print(f"no submissions of {assignment} in {course.path('submitted')}: run `make collect` first")
+        return []
+    workers = max(1, min(jobs_count or os.cpu_count() or 1, len(jobs)))
+    if not engine.isolation_available():
+        print("warning: not running as root on Linux: student code runs with resource limits but "
+              "without namespaces or a separate user (see README, 'What the grader enforces')",
+              file=sys.stderr)
+    started = time.monotonic()
+    results = grade_all(jobs, workers, getattr(checks, "PRELOAD", ()), f"grading {assignment}")
+    record(course, results)
+    elapsed = time.monotonic() - started
+    print_summary(assignment, results, elapsed, workers, course)
+    return results
+
+
+def print_summary(assignment, results, elapsed, workers, course):
+    counts = Counter(r["status"] for r in results)
+    print(f"graded {len(results)} submission(s) of {assignment} in {elapsed:.1f} s "
+          f"({len(results) / max(elapsed, 1e-9):.2f} per second, {workers} worker(s))")
+    for status in reversed(STATUSES):
+        print(f"  {status:<14}{counts.get(status, 0):>5}")
+    if results:
+        max_auto = max(sum(p["points"] for p in r["parts"].values()) for r in results)
+        mean = sum(r["score"] for r in results) / len(results)
+        print(f"mean autograded score {mean:.2f} / {max_auto:g}")
+    print(f"autograded notebooks: {course.path('autograded')}; gradebook: {course.db_url}")
+
+
+# ----------------------------------------------------------------------------- gradebook
+def _outcome_table(metadata):
+    from sqlalchemy import Column, DateTime, Float, String, Table, Text
+
+    return Table(OUTCOME_TABLE, metadata,
+                 Column("assignment", String(128), primary_key=True),
+                 Column("student", String(128), primary_key=True),
+                 Column("status", String(32), nullable=False),
+                 Column("score", Float, nullable=False),
+                 Column("max_score", Float, nullable=False),
+                 Column("parts", Text, nullable=False),
+                 Column("detail", Text, nullable=False),
+                 Column("graded_at", DateTime, nullable=False))
+
+
+def record(course, results):
+    """Write scores into nbgrader's gradebook and each outcome into our table beside it."""
+    import datetime
+
+    from nbgrader.api import Gradebook
+    from sqlalchemy import MetaData, create_engine, delete, insert
+
+    with Gradebook(course.db_url) as gb:
+        for result in results:
+            gb.update_or_create_student(result["student"])
+            submission = gb.update_or_create_submission(result["assignment"], result["student"])
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    part = result["parts"].get(grade.name)
+                    if part is not None:
+                        grade.auto_score = part["score"]
+                    elif grade.name not in result["manual"]:
+                        grade.auto_score = 0.0
+                    if grade.name in result["manual"] and result["status"] == "unreadable":
+                        grade.auto_score = 0.0  # nothing to grade by hand
+            gb.db.commit()
+    db = create_engine(course.db_url)
+    metadata = MetaData()
+    table = _outcome_table(metadata)
+    metadata.create_all(db)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    with db.begin() as conn:
+        for r in results:
+            conn.execute(delete(table).where(table.c.assignment == r["assignment"], table.c.student == r["student"]))
+            conn.execute(insert(table).values(
+                assignment=r["assignment"], student=r["student"], status=r["status"],
+                score=r["score"], max_score=r["max_score"], detail=r.get("detail", ""),
+                parts=json.dumps({g: p["score"] for g, p in r["parts"].items()}), graded_at=now))
+    db.dispose()
+
+
+def export_grades(course, out):
+    """One CSV row per graded submission: status beside the score, manual grades included."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy import MetaData, create_engine, select
+
+    db = create_engine(course.db_url)
+    metadata = MetaData()
+    table = _outcome_table(metadata)
+    metadata.create_all(db)
+    with db.connect() as conn:
+        outcomes = [dict(row._mapping) for row in conn.execute(select(table).order_by(table.c.assignment, table.c.student))]
+    db.dispose()
+    part_names = []
+    for row in outcomes:
+        for name in json.loads(row["parts"]):
+            if name not in part_names:
+                part_names.append(name)
+    rows = []
+    with Gradebook(course.db_url) as gb:
+        for row in outcomes:
+            manual_score, needs_manual = 0.0, False
+            try:
+                submission = gb.find_submission(row["assignment"], row["student"])
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        if grade.cell.cell_type == "markdown":
+                            if grade.manual_score is None and grade.auto_score is None:
+                                needs_manual = True
+                            manual_score += grade.manual_score or 0.0
+            except MissingEntry:
+                pass
+            parts = json.loads(row["parts"])
+            rows.append({"assignment": row["assignment"], "student": row["student"], "status": row["status"],
+                         "score": round(row["score"] + manual_score, 4), "max_score": row["max_score"],
+                         "auto_score": row["score"], "manual_score": manual_score,
+                         "needs_manual_grading": "yes" if needs_manual else "no",
+                         **{name: parts.get(name, "") for name in part_names}, "detail": row["detail"]})
+    columns = ["assignment", "student", "status", "score", "max_score", "auto_score", "manual_score",
+               "needs_manual_grading", *part_names, "detail"]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

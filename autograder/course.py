@@ -1,0 +1,156 @@
+"""The nbgrader course: paths of its standard layout, release, and collecting submissions."""
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = REPO / "autograder"
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
+# LMS exports name each file "<student>_<numbers>_<original name>" (Canvas: name_123_456_file.ipynb,
+# with "_late" after the name when late); override with --pattern for other systems.
+LMS_PATTERN = r"^(?P<student>[A-Za-z0-9.@+-]+?)(?:_late)?_\d+_\d+_(?P<file>.+)$"
+
+
+class Course:
+    def __init__(self, root=DEFAULT_ROOT, db_url=None):
+        self.root = Path(root).resolve()
+        self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def path(self, *parts):
+        return self.root.joinpath(*parts)
+
+    def assignments(self):
+        return sorted(p.name for p in self.path("source").iterdir() if (p / f"{p.name}.ipynb").exists())
+
+    def source_notebook(self, assignment):
+        return self.path("source", assignment, f"{assignment}.ipynb")
+
+    def release_notebook(self, assignment):
+        return self.path("release", assignment, f"{assignment}.ipynb")
+
+    def submitted_students(self, assignment):
+        folder = self.path("submitted")
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
+
+    def checks(self, assignment):
+        return importlib.import_module(f"autograder.checks.{assignment}")
+
+    def nbgrader(self, *args, check=True):
+        """Run an nbgrader command in the course root with this course's gradebook."""
+        cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.db_url={self.db_url}",
+               "--CourseDirectory.root=."]
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        proc = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+
+def chapter_dir(assignment):
+    """ch01_rnn_by_hand -> chapters/01_rnn_by_hand"""
+    return REPO / "chapters" / assignment.removeprefix("ch")
+
+
+def release(course, assignments):
+    """nbgrader generate_assignment: student notebooks (stubs, no hidden tests) into release/."""
+    for assignment in assignments:
+        course.nbgrader("generate_assignment", assignment, "--force")
+        print(f"released {course.release_notebook(assignment).relative_to(course.root.parent)}")
+
+
+def release_for_site(assignments):
+    """Release into a throwaway course and copy each student notebook to its chapter's folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site_course = Course(Path(tmp) / "course", db_url=f"sqlite:///{tmp}/gradebook.db")
+        shutil.copytree(DEFAULT_ROOT / "source", site_course.path("source"))
+        shutil.copy(DEFAULT_ROOT / "nbgrader_config.py", site_course.path("nbgrader_config.py"))
+        for assignment in assignments:
+            site_course.nbgrader("generate_assignment", assignment, "--force")
+            target = chapter_dir(assignment) / "exercise.ipynb"
+            shutil.copy(site_course.release_notebook(assignment), target)
+            print(f"site exercise {target.relative_to(REPO)}")
+
+
+def _pick_notebook(files, assignment):
+    """Choose the submitted notebook among a student's files; (path, note) or (None, reason)."""
+    notebooks = [f for f in files if f.suffix == ".ipynb" and ".ipynb_checkpoints" not in f.parts]
+    exact = [f for f in notebooks if f.name == f"{assignment}.ipynb"]
+    if exact:
+        return exact[0], ""
+    if len(notebooks) == 1:
+        return notebooks[0], f"the notebook was named {notebooks[0].name!r}, not {assignment + '.ipynb'!r}"
+    if not notebooks:
+        names = ", ".join(sorted(f.name for f in files)) or "nothing"
+        return None, f"no .ipynb notebook was submitted (found: {names})"
+    names = ", ".join(sorted(f.name for f in notebooks))
+    return None, f"several notebooks and none named {assignment}.ipynb: {names}"
+
+
+def _student_files(source, assignment, pattern):
+    """Map student id -> list of files, from a folder or an LMS zip (already extracted)."""
+    by_student = {}
+    for entry in sorted(Path(source).iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            inner = entry / assignment if (entry / assignment).is_dir() else entry
+            by_student[entry.name] = [p for p in inner.rglob("*") if p.is_file()]
+        elif entry.is_file():
+            match = re.match(pattern, entry.name) if pattern else None
+            student = match.group("student") if match else entry.stem
+            by_student.setdefault(student, []).append(entry)
+    return by_student
+
+
+def collect(course, assignment, source, pattern=None):
+    """Copy submissions into submitted/<student>/<assignment>/ (the originals are only read).
+
+    ``source`` is a folder (one sub-folder per student, or files named <student>.ipynb) or an
+    LMS zip whose file names match ``pattern`` (default LMS_PATTERN). Returns a list of
+    (student, note) with a note for anything unusual; a student with no usable notebook gets a
+    ``missing.txt`` saying why, so grading records the reason.
+    """
+    source = Path(source).expanduser()
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.is_file() and zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as archive:
+                for member in archive.infolist():
+                    name = Path(member.filename)
+                    if member.is_dir() or name.is_absolute() or ".." in name.parts or "__MACOSX" in name.parts:
+                        continue
+                    target = Path(tmp, *name.parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(archive.read(member))
+            root = Path(tmp)
+            entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+            if len(entries) == 1 and entries[0].is_dir():  # a zipped folder of submissions
+                root = entries[0]
+            by_student = _student_files(root, assignment, pattern or LMS_PATTERN)
+        elif source.is_dir():
+            by_student = _student_files(source, assignment, pattern)
+        else:
+            raise SystemExit(f"{source} is neither a folder nor a zip file")
+        report = []
+        for student, files in sorted(by_student.items()):
+            if not STUDENT_ID.match(student):
+                report.append((student, "skipped: not a usable student id (letters, digits, _ . @ + - only)"))
+                continue
+            folder = course.path("submitted", student, assignment)
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            notebook, note = _pick_notebook(files, assignment)
+            if notebook is None:
+                (folder / "missing.txt").write_text(note + "\n")
+            else:
+                shutil.copyfile(notebook, folder / f"{assignment}.ipynb")
+            report.append((student, note))
+    return report

@@ -1,0 +1,11 @@
+"""Reference solutions for the RNN course: one module per chapter topic.
+
+Every exercise's solution code lives here and nowhere else; the instructor notebooks under
+``autograder/source`` carry exact copies that ``tests/test_sync.py`` compares with these.
+
+Modules
+-------
+rnn : chapter 1, the vanilla RNN forward pass (scalar step, batched step, sequences, outputs).
+
+Numpy only: modules that need torch import it themselves, lazily.
+"""
