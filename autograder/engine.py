@@ -202,7 +202,7 @@ class Sandbox:
     def __init__(self, zygote, uid, limits, hide, deadline):
         self.zygote, self.uid, self.limits, self.deadline = zygote, uid, limits, deadline
         isolate = isolation_available()
-        keep = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.executable)}
+        keep = {sys.prefix, sys.base_prefix, sys.exec_prefix}
         self.config = {
             "isolate": isolate, "uid": uid if isolate else os.getuid(),
             "hide": [str(p) for p in hide], "keep": sorted(keep),

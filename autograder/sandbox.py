@@ -54,8 +54,6 @@ def encode(value, _depth=0):
 
     if _depth > 20:
         return {"__object__": "deeply nested value"}
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value if not isinstance(value, float) else {"__float__": repr(value)}
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         return {"__tensor__": encode(value.detach().cpu().numpy())}
@@ -67,6 +65,8 @@ def encode(value, _depth=0):
         np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
         key = "__nd__" if isinstance(value, np.ndarray) else "__npscalar__"
         return {key: base64.b64encode(buf.getvalue()).decode()}
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return {"__float__": repr(float(value))} if isinstance(value, float) else value
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v, _depth + 1) for v in value]}
     if isinstance(value, list):
@@ -159,15 +159,18 @@ def isolate(hide, keep, tmp_mb):
         stage = []
         for j, path in enumerate(inside):
             spot = f"/tmp/.keep{i}_{j}"
-            os.mkdir(spot)
+            os.mkdir(spot) if os.path.isdir(path) else open(spot, "w").close()
             _mount(path, spot, None, MS_BIND | MS_REC)
             stage.append((spot, path))
         _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
         for spot, path in stage:
-            os.makedirs(path, exist_ok=True)
+            if os.path.isdir(spot):
+                os.makedirs(path, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                open(path, "w").close()
             _mount(spot, path, None, MS_MOVE)
             _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
-            os.rmdir(spot)
 
 
 def drop_privileges(uid, memory_mb, workdir):
@@ -214,8 +217,10 @@ class _CappedText(io.TextIOBase):
 
 
 def _student_traceback(exc):
-    """The traceback lines of the student's own code (never this module's frames)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    """The traceback lines of the student's own code: no frames of the grader or of libraries."""
+    libraries = tuple({sys.prefix, sys.base_prefix, os.path.dirname(os.__file__)})
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename != __file__ and not f.filename.startswith(libraries)]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     return "".join(lines)[-OUTPUT_CHARS:]
 
@@ -240,6 +245,7 @@ class Child:
         config.InteractiveShell.colors = "nocolor"
         config.InteractiveShell.xmode = "Plain"
         self.shell = InteractiveShell.instance(config=config)
+        self.shell.showtraceback = lambda *args, **kwargs: None  # errors travel in the reply
         self.sock = sock
 
     def run(self, source):
@@ -304,8 +310,10 @@ def _child_main(sock, config):
     if config.get("isolate"):
         isolate(config["hide"], config["keep"], config["tmp_mb"])
     drop_privileges(config["uid"], config["memory_mb"], config["workdir"])
-    hidden = _outermost(config["hide"])
-    sys.path[:] = [p for p in sys.path if not any(os.path.realpath(p or ".").startswith(h) for h in hidden)]
+    under = lambda path, roots: any(path == r or path.startswith(r + os.sep) for r in roots)
+    hidden, kept = _outermost(config["hide"]), [os.path.realpath(k) for k in config["keep"]]
+    sys.path[:] = [p for p in sys.path
+                   if not under(os.path.realpath(p or "."), hidden) or under(os.path.realpath(p or "."), kept)]
     send_message(sock, {"ok": True, "ready": True})
     Child(sock).serve()
 
