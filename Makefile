@@ -8,7 +8,6 @@ STAMP       := $(VENV)/.installed
 # nbgrader shells out to a bare `alembic`; the venv's bin must come first on PATH for every target.
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)
-export MPLBACKEND := Agg
 
 # Instructor settings, all overridable: make autograde ASSIGNMENT=ch01_rnn_by_hand SUBMISSIONS=~/inbox
 ASSIGNMENT  ?=

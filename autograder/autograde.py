@@ -159,10 +159,15 @@ def record(course, results):
     """Write scores into nbgrader's gradebook and each outcome into our table beside it."""
     import datetime
 
+    import warnings
+
     from nbgrader.api import Gradebook
     from sqlalchemy import MetaData, create_engine, delete, insert
+    from sqlalchemy.exc import SAWarning
 
-    with Gradebook(course.db_url) as gb:
+    with Gradebook(course.db_url) as gb, warnings.catch_warnings():
+        # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings (harmless)
+        warnings.simplefilter("ignore", SAWarning)
         for result in results:
             gb.update_or_create_student(result["student"])
             submission = gb.update_or_create_submission(result["assignment"], result["student"])

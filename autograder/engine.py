@@ -411,6 +411,11 @@ def run_checks(checks, template, run):
             except Exception as exc:  # a bug in a check: never blame the student silently
                 part["message"] = "The grader could not check this part (an internal error); your instructor has been told."
                 errors.append(f"{grade_id}: {type(exc).__name__}: {exc}")
+        failed_before = [parts[d]["title"] for d in getattr(checks, "DEPENDS", {}).get(grade_id, ())
+                         if d in parts and parts[d]["score"] < parts[d]["points"]]
+        if part["score"] < points and failed_before:
+            part["message"] += (f"\nNote: this part calls your code from {' and '.join(failed_before)}, "
+                                "which did not pass; fixing that first may fix this part too.")
         parts[grade_id] = part
     return parts, errors
 

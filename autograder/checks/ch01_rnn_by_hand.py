@@ -5,6 +5,9 @@ from autograder.checking import check_function, pair_first
 from solutions import rnn as ref
 
 SOLUTION_MODULES = (ref,)
+# Parts whose reference solution calls the student's answer to an earlier part.
+DEPENDS = {"test_rnn_forward": ["test_rnn_step_forward"],
+           "test_many_to_one": ["test_rnn_step_forward", "test_rnn_forward"]}
 
 SHAPE_HINTS = [
     ("matmul", "check the weight layout: W_ih has shape (H, D) and W_hh (H, H), one row per "

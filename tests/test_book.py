@@ -1,0 +1,118 @@
+"""The book is built from a clean _build as part of the suite; then the site is checked.
+
+The build is the test of the book: every lesson executes on CPU, and any warning or cell error
+fails `jupyter-book build . -n -W --keep-going`. The site must not leak solutions or hidden tests.
+"""
+import inspect
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.course import Course
+from autograder.sync import solution_functions
+
+REPO = Path(__file__).resolve().parent.parent
+HTML = REPO / "_build" / "html"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def site():
+    """Release the student notebooks into the chapters, then build the book from scratch."""
+    subprocess.run([sys.executable, "-m", "autograder", "release", "--site"], cwd=REPO, check=True)
+    shutil.rmtree(REPO / "_build", ignore_errors=True)
+    proc = subprocess.run([str(BIN / "jupyter-book"), "build", ".", "-n", "-W", "--keep-going"],
+                          cwd=REPO, capture_output=True, text=True)
+    reports = "\n".join(p.read_text() for p in (HTML / "reports").glob("**/*.log")) if (HTML / "reports").exists() else ""
+    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}\n{reports}"
+    return HTML
+
+
+def _pages(site):
+    return sorted(p for p in site.rglob("*.html") if "_static" not in p.parts)
+
+
+def test_every_toc_page_is_built(site):
+    toc = (REPO / "_toc.yml").read_text()
+    for page in re.findall(r"(?:root|file):\s*(\S+)", toc):
+        assert (site / f"{page}.html").exists(), f"{page} missing from the site"
+
+
+def test_site_opens_on_the_introduction(site):
+    index = (site / "index.html").read_text()
+    assert "chapters/intro.html" in index
+
+
+def test_lesson_shows_computed_numbers_and_figures(site):
+    lesson = (site / "chapters" / "01_rnn_by_hand" / "lesson.html").read_text()
+    assert "0.5370" in lesson, "h_1 = tanh(0.6) = 0.5370 of the worked example must appear"
+    assert lesson.count("<img") >= 2, "the lesson's figures are missing"
+    assert "Traceback" not in lesson
+
+
+def test_exercise_page_is_the_student_version(site):
+    page = (site / "chapters" / "01_rnn_by_hand" / "exercise.html").read_text()
+    assert "YOUR CODE HERE" in page and "NotImplementedError" in page
+    assert "check_close" in page, "the visible self-checks are on the page"
+    assert (site / "_sources" / "chapters" / "01_rnn_by_hand" / "exercise.ipynb").exists(), "the notebook can be downloaded"
+
+
+def _solution_lines():
+    """Distinctive lines of every reference function that answers an exercise cell."""
+    lines = set()
+    course = Course()
+    for assignment in course.assignments():
+        source = nbformat.read(course.source_notebook(assignment), as_version=4)
+        answers = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                   if c.metadata.get("nbgrader", {}).get("solution")}
+        for name, fn in solution_functions(course.checks(assignment)).items():
+            if name not in answers:
+                continue  # a helper the students are given
+
+            body = inspect.getsource(fn).split('"""')[-1]
+            for line in body.splitlines():
+                line = line.split("#")[0].strip()
+                if len(line) >= 25:
+                    lines.add(line)
+    return lines
+
+
+def _model_answers():
+    course = Course()
+    texts = []
+    for assignment in course.assignments():
+        for cell in nbformat.read(course.source_notebook(assignment), as_version=4).cells:
+            if cell.cell_type == "markdown" and "BEGIN SOLUTION" in cell.source:
+                inner = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+                texts += [l.strip() for l in inner.splitlines() if len(l.strip()) > 30]
+    return texts
+
+
+def _leaks(text):
+    found = [m for m in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "run_hidden_check")
+             if m in text]
+    flat = re.sub(r"\s+", " ", text)
+    found += [f"solution line: {l}" for l in _solution_lines() if re.sub(r"\s+", " ", l) in flat]
+    found += [f"model answer: {l[:40]}" for l in _model_answers() if l in text]
+    return found
+
+
+def test_site_leaks_no_solutions_or_hidden_tests(site):
+    leaks = {str(p.relative_to(site)): _leaks(p.read_text(errors="ignore"))
+             for p in site.rglob("*") if p.is_file() and p.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json"}}
+    assert not {k: v for k, v in leaks.items() if v}
+
+
+def test_release_leaks_no_solutions_or_hidden_tests(released_course):
+    for path in released_course.path("release").rglob("*.ipynb"):
+        assert _leaks(path.read_text()) == [], path
+
+
+def test_leak_check_would_catch_a_leak():
+    source = Course().source_notebook("ch01_rnn_by_hand").read_text()
+    assert _leaks(source), "the leak check finds nothing in the instructor source: it checks nothing"
