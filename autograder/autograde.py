@@ -17,8 +17,7 @@ OUTCOME_TABLE = "rnn_course_outcome"
 _worker = {}
 
 
-def _init_worker(numbers, preload):
-    _worker["number"] = numbers.get()
+def _init_worker(preload):
     _worker["zygote"] = engine.Zygote(preload)
     _worker["checks"] = {}
 
@@ -30,7 +29,7 @@ def _grade_job(job):
     if checks is None:
         checks = _worker["checks"][job.assignment] = importlib.import_module(f"autograder.checks.{job.assignment}")
     try:
-        return engine.grade(job, _worker["zygote"], checks, _worker["number"])
+        return engine.grade(job, _worker["zygote"], checks)
     except Exception as exc:  # the grader's own failure: recorded, never lost
         import traceback
 
@@ -87,12 +86,9 @@ def grade_all(jobs, workers, preload=(), progress_label="grading"):
     if not jobs:
         return []
     ctx = multiprocessing.get_context("spawn")
-    numbers = ctx.Queue()
-    for n in range(workers):
-        numbers.put(n)
     progress = Progress(len(jobs), progress_label)
     by_key = {}
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(numbers, tuple(preload))) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(tuple(preload),)) as pool:
         for result in pool.imap_unordered(_grade_job, jobs):
             by_key[result["student"]] = result
             progress.step()

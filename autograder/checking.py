@@ -50,6 +50,8 @@ def describe_value(value):
         return f"a {type(value).__name__} of {len(value)} items"
     if value is None:
         return "None"
+    if hasattr(value, "type_name"):  # sandbox.Opaque: an object that is not plain data
+        return f"an object of type {value.type_name} (return a numpy array)"
     return f"a {type(value).__name__}"
 
 

@@ -80,33 +80,35 @@ def release_for_site(assignments):
 
 
 def _pick_notebook(files, assignment):
-    """Choose the submitted notebook among a student's files; (path, note) or (None, reason)."""
-    notebooks = [f for f in files if f.suffix == ".ipynb" and ".ipynb_checkpoints" not in f.parts]
-    exact = [f for f in notebooks if f.name == f"{assignment}.ipynb"]
+    """Choose the submitted notebook among (path, name) pairs; (path, note) or (None, reason)."""
+    notebooks = [(p, n) for p, n in files if n.endswith(".ipynb") and ".ipynb_checkpoints" not in p.parts]
+    exact = [p for p, n in notebooks if n == f"{assignment}.ipynb"]
     if exact:
         return exact[0], ""
     if len(notebooks) == 1:
-        return notebooks[0], f"the notebook was named {notebooks[0].name!r}, not {assignment + '.ipynb'!r}"
+        return notebooks[0][0], f"the notebook was named {notebooks[0][1]!r}, not {assignment + '.ipynb'!r}"
     if not notebooks:
-        names = ", ".join(sorted(f.name for f in files)) or "nothing"
+        names = ", ".join(sorted(n for _, n in files)) or "nothing"
         return None, f"no .ipynb notebook was submitted (found: {names})"
-    names = ", ".join(sorted(f.name for f in notebooks))
+    names = ", ".join(sorted(n for _, n in notebooks))
     return None, f"several notebooks and none named {assignment}.ipynb: {names}"
 
 
 def _student_files(source, assignment, pattern):
-    """Map student id -> list of files, from a folder or an LMS zip (already extracted)."""
+    """Map student id -> list of (path, file name as the student named it)."""
     by_student = {}
     for entry in sorted(Path(source).iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             inner = entry / assignment if (entry / assignment).is_dir() else entry
-            by_student[entry.name] = [p for p in inner.rglob("*") if p.is_file()]
+            by_student[entry.name] = [(p, p.name) for p in inner.rglob("*") if p.is_file()]
         elif entry.is_file():
             match = re.match(pattern, entry.name) if pattern else None
-            student = match.group("student") if match else entry.stem
-            by_student.setdefault(student, []).append(entry)
+            student, name = (match.group("student"), match.group("file")) if match else (entry.stem, entry.name)
+            if not match and entry.suffix == ".ipynb":
+                name = f"{assignment}.ipynb"  # <student>.ipynb: the file name is the student's id
+            by_student.setdefault(student, []).append((entry, name))
     return by_student
 
 

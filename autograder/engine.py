@@ -24,7 +24,9 @@ from autograder.checking import CheckFailed, StudentCodeError, StudentDied, Stud
 
 SANDBOX_PY = Path(sandbox.__file__).resolve()
 REPO = Path(__file__).resolve().parent.parent
-UID_BASE = 61000  # sandboxed code runs as uid UID_BASE + worker number (root only)
+# Sandboxed code runs as uid UID_BASE + the worker's pid (root only): unique among every grading
+# process on the machine, so two grading runs at once never share (or kill) each other's uid.
+UID_BASE = 100000
 
 # What a status means, most severe first; a submission's status is its most severe event.
 STATUSES = ["unreadable", "grader error", "crashed", "out of memory", "timed out", "tampered", "graded"]
@@ -448,7 +450,7 @@ def _autograded_notebook(template, cells, outputs, parts):
     return nb
 
 
-def grade(job, zygote, checks, worker):
+def grade(job, zygote, checks):
     """Grade one submission; always returns a result dict (never raises for the student's sake)."""
     started = time.monotonic()
     template = nbformat.read(job.release, as_version=4)
@@ -469,7 +471,7 @@ def grade(job, zygote, checks, worker):
     cells, notes, tampering = assemble(template, submitted)
     result["notes"] = notes + tampering
     events = {"tampered"} if tampering else set()
-    run = Run(zygote, UID_BASE + worker, job.limits, job.hide, cells, str(out_dir / ".work"))
+    run = Run(zygote, UID_BASE + os.getpid(), job.limits, job.hide, cells, str(out_dir / ".work"))
     try:
         run.execute()
         parts, errors = run_checks(checks, template, run)

@@ -222,7 +222,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    print(f"cores: {cores}; submissions: {args.k}; seed: {args.seed}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"cores: {cores}; load average before the run: {load} (other load skews the timings); "
+          f"submissions: {args.k}; seed: {args.seed}")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-autograde-"))
     try:

@@ -38,12 +38,15 @@ def course(released_course, tmp_path):
 
 
 def solution_sources(assignment=ASSIGNMENT):
-    """grade_id -> the reference answer as a student would type it (no solution markers)."""
+    """grade_id -> the reference code as a student would type it (no solution markers); written
+    answers get a student's own sentence, never the model answer."""
     source = nbformat.read(REPO / "autograder" / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     answers = {}
     for cell in source.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and cell.cell_type == "markdown":
+            answers[meta["grade_id"]] = "A student's own answer: weights are shared across time steps."
+        elif meta.get("solution"):
             answers[meta["grade_id"]] = re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n?", "", cell.source).strip()
     return answers
 
