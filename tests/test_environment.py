@@ -6,7 +6,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _pins(lines):
-    return sorted(l.strip() for l in lines if re.match(r"^[A-Za-z0-9_.-]+==", l.strip()))
+    return sorted(l.strip() for l in lines if re.match(r"^[A-Za-z0-9_.\[\]-]+==", l.strip()))
 
 
 def test_environment_yml_installs_the_same_pins_as_requirements():
@@ -29,6 +29,7 @@ def test_every_requirement_is_in_the_constraints_with_the_same_version():
     constraints = {l.split("==")[0].lower(): l.split("==")[1] for l in _pins((REPO / "constraints.txt").read_text().splitlines())}
     for pin in _pins((REPO / "requirements.txt").read_text().splitlines()):
         name, version = pin.split("==")
+        name = name.split("[")[0]
         assert constraints.get(name.lower()) == version, f"constraints.txt disagrees with requirements.txt on {name}"
 
 
