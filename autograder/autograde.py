@@ -81,16 +81,24 @@ def make_jobs(course, assignment, limits):
     return jobs
 
 
-def grade_all(jobs, workers, preload=(), progress_label="grading"):
-    """Grade jobs in a pool of worker processes; results in job order."""
+def grade_all(jobs, workers, preload=(), progress_label="grading", on_result=None):
+    """Grade jobs in a pool of worker processes; results in job order.
+
+    on_result(result) runs in this process as each result arrives, while the workers go on.
+    """
     if not jobs:
         return []
-    ctx = multiprocessing.get_context("spawn")
+    # fork: workers start in milliseconds with this process's imports (they hold nothing secret:
+    # student code runs in processes forked from each worker's separate, clean zygote)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
     progress = Progress(len(jobs), progress_label)
     by_key = {}
     with ctx.Pool(workers, initializer=_init_worker, initargs=(tuple(preload),)) as pool:
         for result in pool.imap_unordered(_grade_job, jobs):
             by_key[result["student"]] = result
+            if on_result is not None:
+                on_result(result)
             progress.step()
         pool.close()
         pool.join()
@@ -116,8 +124,9 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None):
               "without namespaces or a separate user (see README, 'What the grader enforces')",
               file=sys.stderr)
     started = time.monotonic()
-    results = grade_all(jobs, workers, getattr(checks, "PRELOAD", ()), f"grading {assignment}")
-    record(course, results)
+    with Recorder(course) as recorder:
+        results = grade_all(jobs, workers, getattr(checks, "PRELOAD", ()), f"grading {assignment}",
+                            on_result=recorder.add)
     elapsed = time.monotonic() - started
     print_summary(assignment, results, elapsed, workers, course)
     return results
@@ -151,45 +160,69 @@ def _outcome_table(metadata):
                  Column("graded_at", DateTime, nullable=False))
 
 
-def record(course, results):
-    """Write scores into nbgrader's gradebook and each outcome into our table beside it."""
-    import datetime
+class Recorder:
+    """Writes each result into nbgrader's gradebook and its outcome into our table beside it.
 
-    import warnings
+    Opened lazily on the first result, so importing nbgrader overlaps with the first gradings.
+    """
 
-    from nbgrader.api import Gradebook
-    from sqlalchemy import MetaData, create_engine, delete, insert
-    from sqlalchemy.exc import SAWarning
+    def __init__(self, course):
+        self.course, self.gb = course, None
 
-    with Gradebook(course.db_url) as gb, warnings.catch_warnings():
-        # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings (harmless)
+    def __enter__(self):
+        return self
+
+    def _open(self):
+        import warnings
+
+        from nbgrader.api import Gradebook
+        from sqlalchemy import MetaData, create_engine
+        from sqlalchemy.exc import SAWarning
+
+        self.gb = Gradebook(self.course.db_url)
+        self.db = create_engine(self.course.db_url)
+        metadata = MetaData()
+        self.table = _outcome_table(metadata)
+        metadata.create_all(self.db)
+        # nbgrader's update_or_create_submission trips SQLAlchemy autoflush warnings (harmless)
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
         warnings.simplefilter("ignore", SAWarning)
-        for result in results:
-            gb.update_or_create_student(result["student"])
-            submission = gb.update_or_create_submission(result["assignment"], result["student"])
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    part = result["parts"].get(grade.name)
-                    if part is not None:
-                        grade.auto_score = part["score"]
-                    elif grade.name not in result["manual"]:
-                        grade.auto_score = 0.0
-                    if grade.name in result["manual"] and result["status"] == "unreadable":
-                        grade.auto_score = 0.0  # nothing to grade by hand
-            gb.db.commit()
-    db = create_engine(course.db_url)
-    metadata = MetaData()
-    table = _outcome_table(metadata)
-    metadata.create_all(db)
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    with db.begin() as conn:
-        for r in results:
-            conn.execute(delete(table).where(table.c.assignment == r["assignment"], table.c.student == r["student"]))
+
+    def add(self, result):
+        import datetime
+
+        from sqlalchemy import delete, insert
+
+        if self.gb is None:
+            self._open()
+        gb = self.gb
+        gb.update_or_create_student(result["student"])
+        submission = gb.update_or_create_submission(result["assignment"], result["student"])
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                part = result["parts"].get(grade.name)
+                if part is not None:
+                    grade.auto_score = part["score"]
+                elif grade.name not in result["manual"] or result["status"] == "unreadable":
+                    grade.auto_score = 0.0  # an unreadable file has nothing to grade by hand either
+        gb.db.commit()
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        table = self.table
+        with self.db.begin() as conn:
+            conn.execute(delete(table).where(table.c.assignment == result["assignment"],
+                                             table.c.student == result["student"]))
             conn.execute(insert(table).values(
-                assignment=r["assignment"], student=r["student"], status=r["status"],
-                score=r["score"], max_score=r["max_score"], detail=r.get("detail", ""),
-                parts=json.dumps({g: p["score"] for g, p in r["parts"].items()}), graded_at=now))
-    db.dispose()
+                assignment=result["assignment"], student=result["student"], status=result["status"],
+                score=result["score"], max_score=result["max_score"], detail=result.get("detail", ""),
+                parts=json.dumps({g: p["score"] for g, p in result["parts"].items()}), graded_at=now))
+
+    def __exit__(self, *exc):
+        if self.gb is not None:
+            self.gb.close()
+            self.db.dispose()
+            self.warnings.__exit__(None, None, None)
+        return False
 
 
 def export_grades(course, out):
