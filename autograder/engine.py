@@ -360,13 +360,16 @@ class Run:
             if not (self._may_restart() and self.execute()):
                 raise StudentDied("no process left")
         try:
-            return self.box.request({"op": "call", "name": name, "args": args, "kwargs": kwargs})
+            reply = self.box.request({"op": "call", "name": name, "args": args, "kwargs": kwargs})
         except StudentTimeout:
             self.events.add("timed out")
             raise
         except StudentDied:
             self.events.add("crashed")
             raise
+        if reply.get("memory"):  # a function that hit the memory limit when called, as for a cell
+            self.events.add("out of memory")
+        return reply
 
     def close(self):
         if self.box is not None:

@@ -151,6 +151,9 @@ def isolate(hide, keep, tmp_mb):
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    # other world-writable folders: files left there would outlive the sandbox, shared by all students
+    for shared in sorted({os.path.realpath(p) for p in ("/var/tmp", "/run/lock") if os.path.isdir(p)}):
+        _mount("tmpfs", shared, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
     keep = [os.path.realpath(k) for k in keep if os.path.exists(k)]
     for i, root in enumerate(_outermost(hide)):
         if not os.path.isdir(root) or root in ("/", "/tmp"):

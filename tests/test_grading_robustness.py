@@ -27,7 +27,12 @@ import pytest
 
 from conftest import ASSIGNMENT, REPO, build_submission, solution_sources, write_submissions
 
-from autograder.engine import Limits
+from autograder.engine import Limits, isolation_available
+
+# Without root the sandbox only limits resources (README, "What the grader enforces"): the students
+# that probe the file system, the network and other processes are then left out of the batch.
+ISOLATED = isolation_available()
+needs_isolation = pytest.mark.skipif(not ISOLATED, reason="the sandbox's isolation needs root on Linux")
 
 LIMITS = Limits(cell_timeout=2, notebook_timeout=20, memory_mb=1024)
 POINTS = {"test_rnn_step_scalar": 2.0, "test_rnn_step_forward": 3.0, "test_rnn_step_combined": 2.0,
@@ -245,8 +250,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh", batch_first=
     return (out.transpose(1, 0, 2) if batch_first else out), None""",
     "many_to_one_forward": """\
 def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
-    out, _ = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
-    return output_layer(out[0], V, c)""",
+    h_first = np.tanh(x[0] @ W_ih.T + b_ih + h0 @ W_hh.T + b_hh)  # the state after the FIRST step
+    return output_layer(h_first, V, c)""",
 }
 
 # Wrong answers of the right shapes, and a cell that rebinds every comparison helper it can.
@@ -451,6 +456,7 @@ route("create a file in autograder/checks/", lambda: create(f"{REPO}/autograder/
 route("create a file in the home folder", lambda: create(f"{HOME}/{TOKEN}"))
 route("write through /proc/<grader>/root", lambda: create(f"/proc/{grader_pids()[1]}/root{COURSE}/{TOKEN}"))
 route("write into /var/tmp", lambda: create(f"/var/tmp/{TOKEN}"))
+route("write into /run/lock", lambda: create(f"/run/lock/{TOKEN}"))
 print("PROBE " + json.dumps(routes))
 """
 
@@ -529,6 +535,7 @@ def _students(course, ctx):
     # cells duplicated, deleted, edited, retyped
     dup = nb(correct(rnn_step_forward="_FIRST_COPY_RAN = 1.0\n" + MISTAKES["rnn_step_forward"]))
     second = nbformat.from_dict(dict(dup.cells[_index(dup, "rnn_step_forward")]))
+    second.id = uuid.uuid4().hex[:8]  # what Jupyter gives a copied cell; the metadata is the same
     second.source = solution_sources()["rnn_step_forward"].replace("h_next, (", "h_next * _FIRST_COPY_RAN, (")
     dup.cells.insert(_index(dup, "rnn_step_forward") + 1, second)
     s["duplicated"] = dup
@@ -566,9 +573,9 @@ def _students(course, ctx):
                                                 "    while True:\n        pass"))
     s["hog_array"] = add_cell(nb(), "rnn_step_scalar", "big = np.ones(10**11)")
     s["hog_list_cell"] = add_cell(nb(), "rnn_step_scalar",
-                                  "def grow():\n    hog = []\n    while True:\n        hog.append([0.0] * 10**6)\n\ngrow()")
+                                  "def grow():\n    hog = []\n    while True:\n        hog.append(bytes(10**7))\n\ngrow()")
     s["hog_list_call"] = nb(correct(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    hog = []\n"
-                                                    "    while True:\n        hog.append([0.0] * 10**6)"))
+                                                    "    while True:\n        hog.append(bytes(10**7))"))
     s["huge_output"] = add_cell(
         nb(correct(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    print('y' * 10**6)\n"
                                    "    return np.tanh(w_x * x_t + w_h * h_prev + b)")),
@@ -577,10 +584,11 @@ def _students(course, ctx):
     # hostile
     s["patch_np"] = add_cell(nb(ZEROS), "rnn_step_scalar", PATCH_CELL)
     s["impostor"] = add_cell(nb(blank=True), "many_to_one_forward", IMPOSTOR_CELL)
-    s["cheater"] = add_cell(nb(blank=True), "many_to_one_forward", ctx.fill(CHEATER_CELL))
-    s["writer"] = add_cell(nb(), "many_to_one_forward", ctx.fill(WRITER_CELL))
-    s["network"] = add_cell(nb(), "many_to_one_forward", ctx.fill(NETWORK_CELL))
-    s["killer"] = add_cell(nb(), "many_to_one_forward", ctx.fill(KILLER_CELL))
+    if ISOLATED:
+        s["cheater"] = add_cell(nb(blank=True), "many_to_one_forward", ctx.fill(CHEATER_CELL))
+        s["writer"] = add_cell(nb(), "many_to_one_forward", ctx.fill(WRITER_CELL))
+        s["network"] = add_cell(nb(), "many_to_one_forward", ctx.fill(NETWORK_CELL))
+        s["killer"] = add_cell(nb(), "many_to_one_forward", ctx.fill(KILLER_CELL))
 
     # fair: correct, written differently
     s["fair_loops"] = nb(LOOPS)
@@ -678,7 +686,7 @@ def batch(released_course, tmp_path_factory):
         connections = ctx.connections()
     finally:
         ctx.close()
-    planted = _planted([course.root, inbox, REPO / "solutions", REPO / "autograder", ctx.home, "/var/tmp"])
+    planted = _planted([course.root, inbox, REPO / "solutions", REPO / "autograder", ctx.home, "/var/tmp", "/run/lock"])
     for path in planted:  # never leave a hostile file behind, even when the test is about to fail
         os.remove(path)
     yield {"course": course, "inbox": inbox, "students": students, "report": report, "results": results,
@@ -858,6 +866,7 @@ def test_objects_that_impersonate_arrays_get_no_marks(batch):
     assert r["events"] == []
 
 
+@needs_isolation
 def test_the_reference_and_other_submissions_cannot_be_read_or_imported(batch):
     # every route would copy the reference into the student's functions: 0 proves none worked
     check(batch, "cheater", "graded", 0.0, {g: "not implemented" for g in POINTS})
@@ -869,12 +878,17 @@ def test_the_reference_and_other_submissions_cannot_be_read_or_imported(batch):
                batch["inbox"] / "correct" / f"{ASSIGNMENT}.ipynb"]
     assert all(t.is_file() for t in targets)  # what the routes aim at exists for the grader
     assert len(routes) == 19 and not [name for name, outcome in routes.items() if outcome == "ok"], routes
+    assert routes["import solutions"] == "ModuleNotFoundError"
+    assert routes["import autograder.checks"] == "ModuleNotFoundError"
+    assert routes["read another student's submission"] == "FileNotFoundError"
+    assert routes["read the course through /proc/<grader>/root"] == "PermissionError"
 
 
+@needs_isolation
 def test_writes_from_the_sandbox_never_reach_the_course_the_repository_or_home(batch):
     check(batch, "writer", "graded", FULL)
     routes = _probe(batch, "writer")
-    assert len(routes) == 12, routes
+    assert len(routes) == 13, routes
     assert batch["planted"] == []  # no file named with the token anywhere it tried
     assert batch["after"] == batch["before"]
     assert TOKEN.encode() not in batch["course"].path("gradebook.db").read_bytes()
@@ -882,6 +896,7 @@ def test_writes_from_the_sandbox_never_reach_the_course_the_repository_or_home(b
     check(batch, "blank", "graded", 0.0)
 
 
+@needs_isolation
 def test_the_network_is_unreachable(batch):
     check(batch, "network", "graded", FULL)  # rnn_step_scalar loses its marks if it connects
     routes = _probe(batch, "network")
@@ -889,6 +904,7 @@ def test_the_network_is_unreachable(batch):
     assert batch["connections"] == 0  # nothing reached the listeners this process kept open
 
 
+@needs_isolation
 def test_a_student_killing_processes_changes_no_grade(batch):
     check(batch, "killer", "graded", FULL)
     routes = _probe(batch, "killer")
