@@ -111,3 +111,16 @@ def test_a_wrong_step_is_named_where_later_parts_reuse_it(graded):
         assert result["parts"][later]["score"] == 0
         assert "Part 2" in result["parts"][later]["message"], result["parts"][later]["message"]
     assert result["parts"]["test_rnn_step_scalar"]["score"] == 2
+
+
+def test_self_checks_stop_a_wrong_answer_with_a_message(tmp_path, released_course):
+    """The learner's visible check on Part 1 names the worked-example value that is wrong."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    wrong = "def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    return np.tanh(w_x * x_t + w_h * h_prev)"
+    notebook = build_submission(released_course, {"rnn_step_scalar": wrong})
+    with pytest.raises(CellExecutionError) as failure:
+        NotebookClient(notebook, timeout=60, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "h_1 of the worked example: values differ" in str(failure.value)
