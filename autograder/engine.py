@@ -227,16 +227,22 @@ class Sandbox:
         left = self.deadline - time.monotonic()
         self.sock.settimeout(max(0.01, min(timeout, left)))
         try:
-            return sandbox.recv_message(self.sock)
+            reply = sandbox.recv_message(self.sock)
         except socket.timeout:
             self.kill()
             raise StudentTimeout() from None
         except (EOFError, ConnectionError):
             self.kill()
             raise StudentDied(self.exit_code) from None
-        except ValueError as exc:  # oversized or garbled reply
+        except (ValueError, RecursionError) as exc:  # oversized, garbled or absurdly nested reply
             self.kill()
             raise StudentDied(str(exc)) from None
+        if not isinstance(reply, dict) or not all(isinstance(reply.get(k, ""), str) for k in
+                                                  ("stdout", "stderr", "ename", "evalue", "traceback")):
+            # not one of ours: the student's code wrote on the socket
+            self.kill()
+            raise StudentDied("a malformed reply")
+        return reply
 
     def request(self, message):
         if self.sock is None:
@@ -292,7 +298,7 @@ class SandboxStudent:
                                        reply.get("memory", False))
             try:
                 return sandbox.decode(reply["value"])
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
                 raise StudentCodeError(name, "ValueError", f"the result could not be read ({exc})") from None
 
         return call

@@ -144,36 +144,34 @@ def isolate(hide, keep, tmp_mb):
     """Enter new mount and network namespaces; hide folders; keep some paths readable.
 
     hide: folders replaced by empty tmpfs mounts (the course, the repository, $HOME...)
-    keep: paths under a hidden folder that must stay readable (the Python installation)
+    keep: paths inside hidden folders (or /tmp) that stay readable, read-only (the Python installation)
+    /tmp and /dev/shm become private tmpfs mounts.
     """
     if _libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    # other world-writable folders: files left there would outlive the sandbox, shared by all students
-    for shared in sorted({os.path.realpath(p) for p in ("/var/tmp", "/run/lock") if os.path.isdir(p)}):
-        _mount("tmpfs", shared, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
-    keep = [os.path.realpath(k) for k in keep if os.path.exists(k)]
-    for i, root in enumerate(_outermost(hide)):
-        if not os.path.isdir(root) or root in ("/", "/tmp"):
-            continue
-        inside = [k for k in keep if k.startswith(root + os.sep)]
-        stage = []
-        for j, path in enumerate(inside):
-            spot = f"/tmp/.keep{i}_{j}"
-            os.mkdir(spot) if os.path.isdir(path) else open(spot, "w").close()
-            _mount(path, spot, None, MS_BIND | MS_REC)
-            stage.append((spot, path))
-        _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-        for spot, path in stage:
-            if os.path.isdir(spot):
-                os.makedirs(path, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                open(path, "w").close()
-            _mount(spot, path, None, MS_MOVE)
-            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    covers = [c for c in _outermost(list(hide) + ["/tmp"]) if os.path.isdir(c) and c != "/"]
+    inside = lambda path: any(path.startswith(c + os.sep) for c in covers)
+    keep = sorted({os.path.realpath(k) for k in keep if os.path.exists(k)})
+    stage = []  # bind the kept paths aside (on the private /dev/shm) before covering their parents
+    for j, path in enumerate(k for k in keep if inside(k)):
+        spot = f"/dev/shm/.keep{j}"
+        os.mkdir(spot) if os.path.isdir(path) else open(spot, "w").close()
+        _mount(path, spot, None, MS_BIND | MS_REC)
+        stage.append((spot, path))
+    for cover in covers:
+        options = f"size={tmp_mb}m,mode=1777" if cover == "/tmp" else "size=1m,mode=755"
+        _mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for spot, path in stage:
+        if os.path.isdir(spot):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").close()
+        _mount(spot, path, None, MS_MOVE)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        os.rmdir(spot) if os.path.isdir(spot) else os.unlink(spot)
 
 
 def drop_privileges(uid, memory_mb, workdir):
