@@ -73,7 +73,9 @@ def make_jobs(course, assignment, limits):
         if not notebook.exists():
             missing = folder / "missing.txt"
             reason = missing.read_text().strip() if missing.exists() else "no notebook was submitted"
+        note_file = folder / "collect_note.txt"
         jobs.append(Job(assignment=assignment, student=student,
+                        note=note_file.read_text().strip() if note_file.exists() else "",
                         submission=str(notebook) if notebook.exists() else None,
                         release=str(course.release_notebook(assignment)),
                         autograded_dir=str(course.path("autograded", student, assignment)),

@@ -154,5 +154,7 @@ def collect(course, assignment, source, pattern=None):
                 (folder / "missing.txt").write_text(note + "\n")
             else:
                 shutil.copyfile(notebook, folder / f"{assignment}.ipynb")
+                if note:
+                    (folder / "collect_note.txt").write_text(note + "\n")
             report.append((student, note))
     return report

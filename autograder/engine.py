@@ -50,6 +50,7 @@ class Job:
     autograded_dir: str  # where the autograded notebook and the result JSON go
     limits: Limits = field(default_factory=Limits)
     reason: str = ""  # why there is no notebook, when submission is None
+    note: str = ""  # what collecting noticed (e.g. a renamed file), shown in the feedback
     hide: list = field(default_factory=list)  # folders the student's code must not see
 
 
@@ -478,7 +479,7 @@ def grade(job, zygote, checks):
         return _finish(result, started, out_dir, job)
 
     cells, notes, tampering = assemble(template, submitted)
-    result["notes"] = notes + tampering
+    result["notes"] = ([job.note] if job.note else []) + notes + tampering
     events = {"tampered"} if tampering else set()
     run = Run(zygote, UID_BASE + os.getpid(), job.limits, job.hide, cells, str(out_dir / ".work"))
     try:

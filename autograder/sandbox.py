@@ -62,7 +62,7 @@ def encode(value, _depth=0):
         if arr.dtype.hasobject:
             return {"__object__": "numpy array of Python objects"}
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        np.save(buf, arr, allow_pickle=False)  # keeps 0-d arrays 0-d
         key = "__nd__" if isinstance(value, np.ndarray) else "__npscalar__"
         return {key: base64.b64encode(buf.getvalue()).decode()}
     if isinstance(value, (bool, int, float, str)) or value is None:
@@ -145,13 +145,15 @@ def isolate(hide, keep, tmp_mb):
 
     hide: folders replaced by empty tmpfs mounts (the course, the repository, $HOME...)
     keep: paths inside hidden folders (or /tmp) that stay readable, read-only (the Python installation)
-    /tmp and /dev/shm become private tmpfs mounts.
+    /tmp, /dev/shm and the other world-writable folders (/var/tmp, /run/lock) become private tmpfs mounts.
     """
     if _libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    covers = [c for c in _outermost(list(hide) + ["/tmp"]) if os.path.isdir(c) and c != "/"]
+    # every world-writable folder gets a private tmpfs: files left there would outlive the sandbox
+    shared = [os.path.realpath(p) for p in ("/tmp", "/var/tmp", "/run/lock")]
+    covers = [c for c in _outermost(list(hide) + shared) if os.path.isdir(c) and c != "/"]
     inside = lambda path: any(path.startswith(c + os.sep) for c in covers)
     keep = sorted({os.path.realpath(k) for k in keep if os.path.exists(k)})
     stage = []  # bind the kept paths aside (on the private /dev/shm) before covering their parents
@@ -161,7 +163,8 @@ def isolate(hide, keep, tmp_mb):
         _mount(path, spot, None, MS_BIND | MS_REC)
         stage.append((spot, path))
     for cover in covers:
-        options = f"size={tmp_mb}m,mode=1777" if cover == "/tmp" else "size=1m,mode=755"
+        options = (f"size={tmp_mb}m,mode=1777" if cover == "/tmp" else
+                   "size=1m,mode=1777" if cover in shared else "size=1m,mode=755")
         _mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, options)
     for spot, path in stage:
         if os.path.isdir(spot):

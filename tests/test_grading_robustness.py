@@ -27,7 +27,7 @@ import pytest
 
 from conftest import ASSIGNMENT, REPO, build_submission, solution_sources, write_submissions
 
-from autograder.engine import Limits, isolation_available
+from autograder.engine import UID_BASE, Limits, isolation_available
 
 # Without root the sandbox only limits resources (README, "What the grader enforces"): the students
 # that probe the file system, the network and other processes are then left out of the batch.
@@ -38,12 +38,10 @@ LIMITS = Limits(cell_timeout=2, notebook_timeout=20, memory_mb=1024)
 POINTS = {"test_rnn_step_scalar": 2.0, "test_rnn_step_forward": 3.0, "test_rnn_step_combined": 2.0,
           "test_rnn_forward": 3.0, "test_many_to_one": 2.0}
 FULL = sum(POINTS.values())  # 12 automatic points; written_answer (2) is graded by hand
-ANSWER_IDS = ["rnn_step_scalar", "rnn_step_forward", "combine_weights", "rnn_step_combined",
-              "rnn_forward", "many_to_one_forward"]
 TOKEN = f"PWNED_{uuid.uuid4().hex[:12]}"  # a name no honest file has: searched for after grading
 
 # Graded a second time on the same course, for the determinism test: a mix of outcomes.
-REGRADED = ["blank", "correct", "crash_cell", "edited_test_wrong", "fair_float32", "hog_list_call",
+REGRADED = ["blank", "correct", "crash_cell", "edited_test_wrong", "fair_float32", "forger", "hog_list_call",
             "loop_call", "mistakes", "no_notebook", "text_file"]
 
 
@@ -56,10 +54,6 @@ def add_cell(nb, after, source):
     """Add a code cell of the student's own right after the cell ``after`` (a grade_id)."""
     nb.cells.insert(_index(nb, after) + 1, nbformat.v4.new_code_cell(source))
     return nb
-
-
-def correct(**answers):
-    return solution_sources() | answers
 
 
 def _digest(paths):
@@ -481,6 +475,26 @@ def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):
         return np.tanh(w_x * x_t + w_h * h_prev + b)
 """
 
+# Replies forged on the sandbox's own socket: not a list, not strings, nested past any recursion
+# limit, or a value that cannot be decoded. Each must count against this student only.
+FORGE_CELL = """\
+import gc, socket, struct
+
+def forge(data):
+    sock = next(o for o in gc.get_objects() if isinstance(o, socket.socket) and o.fileno() != -1)
+    sock.sendall(struct.pack("!I", len(data)) + data)
+"""
+FORGED = {
+    "rnn_step_scalar": """\
+def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):
+    forge(b"[" * 100000 + b"]" * 100000)
+    return np.tanh(w_x * x_t + w_h * h_prev + b)""",
+    "many_to_one_forward": """\
+def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
+    forge(b'{"ok": true, "value": {"__dict__": 5}}')
+    return output_layer(rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)[0][-1], V, c)""",
+}
+
 KILLER_CELL = PROBE_PRELUDE + """\
 def kill(pid, sig=signal.SIGKILL, group=False):
     (os.killpg if group else os.kill)(pid, sig)
@@ -491,9 +505,9 @@ route("kill the zygote", lambda: kill(zygote))
 route("kill the grader", lambda: kill(grader))
 route("kill the grader's process group", lambda: kill(os.getpgid(grader), group=True))
 route("stop the grader", lambda: kill(grader, signal.SIGSTOP))
-# other students' sandboxes (uids from 100000), looked for over a while so that one runs meanwhile
+# other students' sandboxes (uids from UID_BASE), looked for over a while so that one runs meanwhile
 others, killed = set(), []
-until = time.monotonic() + 1.5
+until = time.monotonic() + 1.0
 while time.monotonic() < until:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -502,7 +516,7 @@ while time.monotonic() < until:
             uid = entry.stat().st_uid
         except OSError:
             continue
-        if uid >= 100000 and uid != os.getuid():
+        if uid >= @UID_BASE@:
             others.add(int(entry.name))
             try:
                 os.kill(int(entry.name), signal.SIGKILL)
@@ -518,7 +532,7 @@ print("PROBE " + json.dumps(routes))
 
 # ----------------------------------------------------------------------------- the batch
 def _students(course, ctx):
-    """student -> notebook, bytes, or None (files placed by hand); and extra files to add."""
+    """student -> notebook, bytes, or None (an empty folder: the fixture puts other files in it)."""
     s = {}
     nb = lambda answers=None, blank=False: build_submission(course, answers, blank=blank)
     s["correct"] = nb()
@@ -533,7 +547,7 @@ def _students(course, ctx):
     s["no_notebook"] = None  # gets only answers.py
 
     # cells duplicated, deleted, edited, retyped
-    dup = nb(correct(rnn_step_forward="_FIRST_COPY_RAN = 1.0\n" + MISTAKES["rnn_step_forward"]))
+    dup = nb(dict(rnn_step_forward="_FIRST_COPY_RAN = 1.0\n" + MISTAKES["rnn_step_forward"]))
     second = nbformat.from_dict(dict(dup.cells[_index(dup, "rnn_step_forward")]))
     second.id = uuid.uuid4().hex[:8]  # what Jupyter gives a copied cell; the metadata is the same
     second.source = solution_sources()["rnn_step_forward"].replace("h_next, (", "h_next * _FIRST_COPY_RAN, (")
@@ -549,7 +563,7 @@ def _students(course, ctx):
     edited.cells[_index(edited, "activation")].source = "def activation(name):\n    return lambda z: np.maximum(z, 0.0)"
     s["edited_test_correct"] = edited
 
-    edited_wrong = nb(correct(rnn_forward=MISTAKES["rnn_forward"]))
+    edited_wrong = nb(dict(rnn_forward=MISTAKES["rnn_forward"]))
     edited_wrong.cells[_index(edited_wrong, "test_rnn_forward")].source = "pass"
     s["edited_test_wrong"] = edited_wrong
 
@@ -566,24 +580,27 @@ def _students(course, ctx):
 
     # kernel deaths, endless loops, memory, output
     ref = solution_sources()
-    s["crash_cell"] = nb(correct(combine_weights=ref["combine_weights"] + "\nimport os\nos._exit(1)"))
-    s["crash_call"] = nb(correct(rnn_step_scalar="import os\ndef rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    os._exit(1)"))
-    s["loop_cell"] = nb(correct(rnn_step_scalar=ref["rnn_step_scalar"] + "\nwhile True:\n    pass"))
-    s["loop_call"] = nb(correct(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n"
-                                                "    while True:\n        pass"))
+    s["crash_cell"] = nb(dict(combine_weights=ref["combine_weights"] + "\nimport os\nos._exit(1)"))
+    s["crash_call"] = nb(dict(rnn_step_scalar="import os\ndef rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    os._exit(1)"))
+    s["loop_cell"] = nb(dict(rnn_step_scalar=ref["rnn_step_scalar"] + "\nwhile True:\n    pass"))
+    s["loop_call"] = nb(dict(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n"
+                                             "    while True:\n        pass"))
     s["hog_array"] = add_cell(nb(), "rnn_step_scalar", "big = np.ones(10**11)")
     s["hog_list_cell"] = add_cell(nb(), "rnn_step_scalar",
                                   "def grow():\n    hog = []\n    while True:\n        hog.append(bytes(10**7))\n\ngrow()")
-    s["hog_list_call"] = nb(correct(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    hog = []\n"
-                                                    "    while True:\n        hog.append(bytes(10**7))"))
+    s["hog_list_call"] = nb(dict(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    hog = []\n"
+                                                 "    while True:\n        hog.append(bytes(10**7))"))
     s["huge_output"] = add_cell(
-        nb(correct(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    print('y' * 10**6)\n"
-                                   "    return np.tanh(w_x * x_t + w_h * h_prev + b)")),
+        nb(dict(rnn_step_scalar="def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    print('y' * 10**6)\n"
+                                "    return np.tanh(w_x * x_t + w_h * h_prev + b)")),
         "rnn_step_scalar", "print('x' * 10_000_000)\nimport sys\nprint('e' * 10_000_000, file=sys.stderr)")
 
     # hostile
     s["patch_np"] = add_cell(nb(ZEROS), "rnn_step_scalar", PATCH_CELL)
     s["impostor"] = add_cell(nb(blank=True), "many_to_one_forward", IMPOSTOR_CELL)
+    forger = add_cell(nb(FORGED), "rnn_step_scalar", 'forge(b"[1]")')
+    add_cell(forger, "rnn_step_scalar", 'forge(b\'{"ok": true, "stdout": 5}\')')
+    s["forger"] = add_cell(forger, "rnn_step_scalar", FORGE_CELL)
     if ISOLATED:
         s["cheater"] = add_cell(nb(blank=True), "many_to_one_forward", ctx.fill(CHEATER_CELL))
         s["writer"] = add_cell(nb(), "many_to_one_forward", ctx.fill(WRITER_CELL))
@@ -596,7 +613,7 @@ def _students(course, ctx):
     s["fair_helpers"] = add_cell(nb(HELPERS), "rnn_step_scalar", HELPER_CELL)
     s["fair_helpers"].cells.insert(0, nbformat.v4.new_code_cell("import numpy as np  # my own first cell"))
     s["fair_float32"] = nb(FLOAT32)
-    s["fair_warnings"] = add_cell(nb(correct(rnn_step_scalar=NOISY_SCALAR)), "rnn_step_forward", NOISY_CELL)
+    s["fair_warnings"] = add_cell(nb(dict(rnn_step_scalar=NOISY_SCALAR)), "rnn_step_forward", NOISY_CELL)
 
     s["mistakes"] = nb(MISTAKES)
     return s
@@ -624,7 +641,8 @@ class Context:
     def fill(self, source):
         for key, value in {"@COURSE@": str(self.course.root), "@REPO@": str(REPO), "@INBOX@": str(self.inbox),
                            "@HOME@": self.home, "@TOKEN@": TOKEN, "@HOME_NAMES@": self.home_names,
-                           "@PORT@": self.tcp.getsockname()[1], "@UNIX@": self.unix_name}.items():
+                           "@PORT@": self.tcp.getsockname()[1], "@UNIX@": self.unix_name,
+                           "@UID_BASE@": UID_BASE}.items():
             source = source.replace(key, repr(value))
         return source
 
@@ -649,15 +667,10 @@ def _probe(batch, student):
     raise AssertionError(f"{student}'s probe printed nothing; its cells' outputs are in {path}")
 
 
-def _planted(roots):
-    found = []
-    for root in roots:
-        if os.path.isfile(root):
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if d != ".venv"]
-            found += [os.path.join(dirpath, f) for f in filenames if TOKEN in f]
-    return found
+def _planted(trees, folders):
+    """Files named with TOKEN: anywhere under ``trees``, or directly in ``folders``."""
+    found = [os.path.join(d, f) for root in trees for d, _, files in os.walk(root) for f in files if TOKEN in f]
+    return found + [os.path.join(d, f) for d in folders if os.path.isdir(d) for f in os.listdir(d) if TOKEN in f]
 
 
 @pytest.fixture(scope="module")
@@ -686,10 +699,11 @@ def batch(released_course, tmp_path_factory):
         connections = ctx.connections()
     finally:
         ctx.close()
-    planted = _planted([course.root, inbox, REPO / "solutions", REPO / "autograder", ctx.home, "/var/tmp", "/run/lock"])
-    for path in planted:  # never leave a hostile file behind, even when the test is about to fail
-        os.remove(path)
-    yield {"course": course, "inbox": inbox, "students": students, "report": report, "results": results,
+        planted = _planted([course.root, inbox, REPO / "solutions", REPO / "autograder"],
+                           [ctx.home, "/var/tmp", "/run/lock"])
+        for path in planted:  # never leave a hostile file behind, even when a test is about to fail
+            os.remove(path)
+    return {"course": course, "inbox": inbox, "students": students, "report": report, "results": results,
            "again": again, "before": before, "after": after, "connections": connections, "planted": planted,
            "ctx": ctx}
 
@@ -739,6 +753,7 @@ def test_every_submission_ends_with_a_recorded_status(batch):
     assert set(rows) == set(results)
     for student, r in results.items():
         assert rows[student]["status"] == r["status"] and float(rows[student]["auto_score"]) == r["score"]
+    assert "no .ipynb notebook" in rows["no_notebook"]["detail"]  # the reason is in the exported grades
 
 
 def test_submitted_files_are_never_modified(batch):
@@ -902,6 +917,14 @@ def test_the_network_is_unreachable(batch):
     routes = _probe(batch, "network")
     assert len(routes) == 4 and not [n for n, o in routes.items() if o == "ok"], routes
     assert batch["connections"] == 0  # nothing reached the listeners this process kept open
+
+
+def test_replies_forged_on_the_socket_count_against_that_student_only(batch):
+    # two cells and one call forge replies the grader cannot take: each kills that process (a crash,
+    # like any process that breaks the protocol); an undecodable value fails only its part
+    r = check(batch, "forger", "crashed", full_except(test_rnn_step_scalar=True, test_many_to_one=True),
+              {"test_rnn_step_scalar": "crashed", "test_many_to_one": "could not be read"})
+    assert "grader error" not in r["events"]
 
 
 @needs_isolation

@@ -72,6 +72,7 @@ def test_grades_csv_has_a_status_and_score_for_everyone(flow):
 
 def test_lms_zip_names_are_mapped_to_students_with_a_note(flow):
     assert "frank: the notebook was named 'Untitled.ipynb'" in flow["out"]["collect"]
+    assert "Untitled.ipynb" in flow["rows"]["frank"]["detail"], "the note reaches the CSV and feedback"
 
 
 def test_submitted_files_are_never_modified(flow):
