@@ -64,7 +64,9 @@ class Progress:
 
 
 def make_jobs(course, assignment, limits):
-    hide = [str(course.root), str(engine.REPO), os.path.expanduser("~")]
+    from autograder.course import REPO
+
+    hide = [str(course.root), str(REPO), os.path.expanduser("~")]
     jobs = []
     for student in course.submitted_students(assignment):
         folder = course.path("submitted", student, assignment)

@@ -23,7 +23,6 @@ from autograder import sandbox
 from autograder.checking import CheckFailed, StudentCodeError, StudentDied, StudentTimeout
 
 SANDBOX_PY = Path(sandbox.__file__).resolve()
-REPO = Path(__file__).resolve().parent.parent
 # Sandboxed code runs as uid UID_BASE + the worker's pid (root only): unique among every grading
 # process on the machine, so two grading runs at once never share (or kill) each other's uid.
 UID_BASE = 100000

@@ -33,10 +33,6 @@ def site():
     return HTML
 
 
-def _pages(site):
-    return sorted(p for p in site.rglob("*.html") if "_static" not in p.parts)
-
-
 def test_every_toc_page_is_built(site):
     toc = (REPO / "_toc.yml").read_text()
     for page in re.findall(r"(?:root|file):\s*(\S+)", toc):
