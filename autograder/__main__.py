@@ -85,7 +85,7 @@ def main(argv=None):
 
         drifted = False
         for assignment in course.assignments():
-            drift = sync(course.source_notebook(assignment), course.checks(assignment), write=args.write)
+            drift = sync(course.source_notebook(assignment), course.assignment(assignment), write=args.write)
             for grade_id in drift:
                 drifted = True
                 print(f"{assignment}: cell {grade_id} {'rewritten from' if args.write else 'differs from'} solutions/")

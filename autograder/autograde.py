@@ -8,8 +8,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from autograder import engine
-from autograder.engine import STATUSES, Job, Limits
+from autograder import grading
+from autograder.grading import Job
+from autograder.result import STATUSES, PartResult, Result
+from autograder.supervise import Limits, Zygote, isolation_available
 
 OUTCOME_TABLE = "rnn_course_outcome"
 
@@ -18,25 +20,25 @@ _worker = {}
 
 
 def _init_worker(preload):
-    _worker["zygote"] = engine.Zygote(preload)
+    _worker["zygote"] = Zygote(preload)
     _worker["checks"] = {}
 
 
 def _grade_job(job):
-    import importlib
-
-    checks = _worker["checks"].get(job.assignment)
-    if checks is None:
-        checks = _worker["checks"][job.assignment] = importlib.import_module(f"autograder.checks.{job.assignment}")
+    name = job.assignment.name
     try:
-        return engine.grade(job, _worker["zygote"], checks)
+        checks = _worker["checks"].get(name)
+        if checks is None:
+            checks = _worker["checks"][name] = job.assignment.checks_module()
+        return grading.grade(job, _worker["zygote"], checks)
     except Exception as exc:  # the grader's own failure: recorded, never lost
         import traceback
 
-        return {"assignment": job.assignment, "student": job.student, "status": "grader error",
-                "detail": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(),
-                "parts": {}, "manual": {}, "notes": [], "events": ["grader error"], "score": 0.0,
-                "max_score": 0.0}
+        parts = {g: PartResult(g, p.points, message="Not graded: the grader failed (your instructor has been told).")
+                 for g, p in job.assignment.parts.items()}
+        return Result(name, job.student, status="grader error", detail=f"{type(exc).__name__}: {exc}",
+                      trace=traceback.format_exc(), events=["grader error"], parts=parts,
+                      manual=dict(job.assignment.written))
 
 
 class Progress:
@@ -76,7 +78,7 @@ def make_jobs(course, assignment, limits):
             missing = folder / "missing.txt"
             reason = missing.read_text().strip() if missing.exists() else "no notebook was submitted"
         note_file = folder / "collect_note.txt"
-        jobs.append(Job(assignment=assignment, student=student,
+        jobs.append(Job(assignment=course.assignment(assignment), student=student,
                         note=note_file.read_text().strip() if note_file.exists() else "",
                         submission=str(notebook) if notebook.exists() else None,
                         release=str(course.release_notebook(assignment)),
@@ -100,7 +102,7 @@ def grade_all(jobs, workers, preload=(), progress_label="grading", on_result=Non
     by_key = {}
     with ctx.Pool(workers, initializer=_init_worker, initargs=(tuple(preload),)) as pool:
         for result in pool.imap_unordered(_grade_job, jobs):
-            by_key[result["student"]] = result
+            by_key[result.student] = result
             if on_result is not None:
                 on_result(result)
             progress.step()
@@ -114,8 +116,8 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None):
 
     if not course.release_notebook(assignment).exists():
         release(course, [assignment])
-    checks = course.checks(assignment)
-    limits = limits or Limits(**getattr(checks, "LIMITS", {}))
+    manifest = course.assignment(assignment)
+    limits = limits or Limits(**manifest.limits)
     jobs = make_jobs(course, assignment, limits)
     if students:
         jobs = [j for j in jobs if j.student in students]
@@ -123,13 +125,13 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None):
         print(f"no submissions of {assignment} in {course.path('submitted')}: run `make collect` first")
         return []
     workers = max(1, min(jobs_count or os.cpu_count() or 1, len(jobs)))
-    if not engine.isolation_available():
+    if not isolation_available():
         print("warning: not running as root on Linux: student code runs with resource limits but "
               "without namespaces or a separate user (see README, 'What the grader enforces')",
               file=sys.stderr)
     started = time.monotonic()
     with Recorder(course) as recorder:
-        results = grade_all(jobs, workers, getattr(checks, "PRELOAD", ()), f"grading {assignment}",
+        results = grade_all(jobs, workers, manifest.preload, f"grading {assignment}",
                             on_result=recorder.add)
     elapsed = time.monotonic() - started
     print_summary(assignment, results, elapsed, workers, course)
@@ -137,14 +139,14 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None):
 
 
 def print_summary(assignment, results, elapsed, workers, course):
-    counts = Counter(r["status"] for r in results)
+    counts = Counter(r.status for r in results)
     print(f"graded {len(results)} submission(s) of {assignment} in {elapsed:.1f} s "
           f"({len(results) / max(elapsed, 1e-9):.2f} per second, {workers} worker(s))")
     for status in reversed(STATUSES):
         print(f"  {status:<14}{counts.get(status, 0):>5}")
     if results:
-        max_auto = max(sum(p["points"] for p in r["parts"].values()) for r in results)
-        mean = sum(r["score"] for r in results) / len(results)
+        max_auto = max(sum(p.points for p in r.parts.values()) for r in results)
+        mean = sum(r.score for r in results) / len(results)
         print(f"mean autograded score {mean:.2f} / {max_auto:g}")
     print(f"autograded notebooks: {course.path('autograded')}; gradebook: {course.db_url}")
 
@@ -196,6 +198,7 @@ class Recorder:
     def add(self, result):
         import datetime
 
+        result = result.to_dict()
         from sqlalchemy import delete, insert
 
         if self.gb is None:

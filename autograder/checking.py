@@ -6,11 +6,19 @@ student's functions. The grader runs these checks in its own process; ``student.
 student's ``f`` in the sandbox and returns plain data, so nothing the student's code did to numpy,
 to the testing helpers or to IPython can change a verdict.
 
-A failed check raises ``CheckFailed`` with a message in words. ``check_function`` compares on
-seeded cases and recognises patterns (``variants``): if the student's output equals the reference
-run with, say, the bias zeroed, the message says "the bias is missing" instead of quoting numbers.
+A failed check raises ``CheckFailed`` with a message in words. The kinds of check:
+- ``check_function``: compare with the reference on seeded cases and recognise patterns
+  (``variants``): if the student's output equals the reference run with, say, the bias zeroed,
+  the message says "the bias is missing" instead of quoting numbers;
+- ``check_gradient``: compare gradients (a dict of arrays) with centred finite differences;
+- ``check_metric``: a trained model's metric on held-out data the student never saw, against a
+  threshold; the target never leaves this process;
+- ``check_causal``: outputs before time t must not change when inputs at t and later do.
+Each names the student's function once: ``check_function(student, ref.rnn_forward, cases)``
+looks up the student's ``rnn_forward``.
 """
 import copy
+import sys
 
 import numpy as np
 
@@ -41,19 +49,41 @@ class StudentDied(Exception):
     """The student's process died (crash, os._exit, killed for memory)."""
 
 
+class WrongStructure(Exception):
+    """Raised by a ``select``: the result has the wrong structure; the message follows the name."""
+
+
+def _is_tensor(value):
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def as_numpy(value):
+    """Tensors (as they arrive from the student's code, plain) become arrays; the rest is unchanged."""
+    if _is_tensor(value):
+        return value.detach().cpu().numpy()
+    if isinstance(value, dict):
+        return {k: as_numpy(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)) and any(_is_tensor(v) or isinstance(v, (dict, tuple, list)) for v in value):
+        return type(value)(as_numpy(v) for v in value)
+    return value
+
+
 def _fmt_shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def describe_value(value):
+    if _is_tensor(value):
+        return f"a tensor of shape {_fmt_shape(tuple(value.shape))}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {_fmt_shape(value.shape)}"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} items"
     if value is None:
         return "None"
-    if hasattr(value, "type_name"):  # sandbox.Opaque: an object that is not plain data
-        return f"an object of type {value.type_name} (return a numpy array)"
+    if hasattr(value, "type_name"):  # a Remote or Opaque: an object that is not plain data
+        return f"an object of type {value.type_name}"
     return f"a {type(value).__name__}"
 
 
@@ -75,8 +105,10 @@ def _as_numeric_array(got):
 def compare(got, expected, *, rtol=FLOAT64_TOL["rtol"], atol=FLOAT64_TOL["atol"], what="the result"):
     """Return None if ``got`` matches ``expected``, else a sentence saying what is wrong.
 
-    ``expected`` may be an array, a number, or a tuple/list/dict of those (compared item by item).
+    ``expected`` may be an array, a tensor, a number, or a tuple/list/dict of those (compared
+    item by item). A tensor is compared by its values, like an array.
     """
+    got, expected = as_numpy(got) if _is_tensor(got) else got, as_numpy(expected)
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"{what} should be a dict, but it is {describe_value(got)}"
@@ -174,23 +206,44 @@ def explain_error(name, error, hints=()):
     return text
 
 
-def check_function(student_fn, reference_fn, cases, *, name, select=None, variants=(), hints=()):
-    """Compare ``student_fn`` with ``reference_fn`` on every case (a dict of keyword arguments).
+def _student_function(student, reference_fn, name):
+    """The student's function named like the reference (written once), or a callable as given."""
+    if callable(student) and not hasattr(student, "_request"):
+        return student, name or getattr(student, "__name__", "your function")
+    name = name or reference_fn.__name__
+    return getattr(student, name), name
 
+
+def _call(fn, name, hints, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except StudentCodeError as error:
+        raise CheckFailed(explain_error(error.name or name, error, hints)) from None
+
+
+def _select(select, result, name):
+    try:
+        return select(result)
+    except WrongStructure as exc:
+        raise CheckFailed(f"`{name}` {exc}") from None
+
+
+def check_function(student, reference_fn, cases, *, name=None, select=None, variants=(), hints=()):
+    """Compare the student's function with ``reference_fn`` on every case (a dict of keyword arguments).
+
+    - student: the ``student`` object (its function named like ``reference_fn`` is checked) or a
+      callable; ``name`` overrides the name used in messages.
     - select(result) -> the part of the result to compare (e.g. ``out`` of ``(out, cache)``);
-      it may raise CheckFailed to say the result has the wrong structure.
+      it may raise WrongStructure to say the result has the wrong structure.
     - variants: (message, fn) pairs. fn(**case) gives the result of a known mistake; when the
       student's output matches it, the message is what the student reads.
     - hints: (substring, advice) pairs for exceptions the student's code raises.
     Tolerances: rtol=1e-5 in float64, 1e-4 when a float32 value is involved.
     """
+    student_fn, name = _student_function(student, reference_fn, name)
     select = select or (lambda result: result)
     for case in cases:
-        try:
-            got = student_fn(**copy.deepcopy(case))
-        except StudentCodeError as error:
-            raise CheckFailed(explain_error(name, error, hints)) from None
-        got = select(got)
+        got = _select(select, _call(student_fn, name, hints, **copy.deepcopy(case)), name)
         expected = select(reference_fn(**copy.deepcopy(case)))
         tol = _tolerance(case, got)
         problem = compare(got, expected, what=f"the output of `{name}`", **tol)
@@ -199,20 +252,136 @@ def check_function(student_fn, reference_fn, cases, *, name, select=None, varian
         for message, mistake in variants:
             try:
                 wrong = select(mistake(**copy.deepcopy(case)))
-            except (ValueError, CheckFailed):
+            except (ValueError, CheckFailed, WrongStructure):
                 continue
             if compare(got, wrong, **tol) is None:
                 raise CheckFailed(f"`{name}`: {message} (inputs: {describe_case(case)}).")
         raise CheckFailed(f"{problem} (inputs: {describe_case(case)}).")
 
 
-def pair_first(what):
+def pair_first(result):
     """A ``select`` for functions returning ``(out, cache)``: check the pair, keep ``out``."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise WrongStructure(f"should return a pair `(out, cache)`, but it returned {describe_value(result)}.")
+    return result[0]
 
-    def select(result):
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise CheckFailed(f"`{what}` should return a pair `(out, cache)`, but it returned "
-                              f"{describe_value(result)}.")
-        return result[0]
 
-    return select
+# ----------------------------------------------------------------------------- gradients
+GRAD_EPS = 1e-6  # step of the centred differences, on float64 copies
+GRAD_TOL = 1e-6  # largest relative error |a - n| / max(|a| + |n|, 1e-8) accepted, elementwise
+
+
+def numerical_gradient(f, inputs, name, eps=GRAD_EPS):
+    """d f(**inputs) / d inputs[name] by centred differences; every evaluation gets fresh copies."""
+    base = {k: np.array(v, dtype=np.float64) if isinstance(v, (np.ndarray, float)) else v for k, v in inputs.items()}
+    grad = np.zeros_like(base[name], dtype=np.float64)
+    for idx in np.ndindex(grad.shape):
+        values = []
+        for step in (eps, -eps):
+            moved = copy.deepcopy(base)
+            moved[name][idx] += step
+            values.append(float(f(**moved)))
+        grad[idx] = (values[0] - values[1]) / (2 * eps)
+    return grad
+
+
+def relative_error(got, expected):
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    return np.abs(got - expected) / np.maximum(np.abs(got) + np.abs(expected), 1e-8)
+
+
+def check_gradient(got, f, inputs, *, name, wrt, variants=(), tol=GRAD_TOL, eps=GRAD_EPS):
+    """Compare the student's gradients with centred finite differences of ``f``.
+
+    - got: dict of the student's gradients (``{"dx": ..., "dW_hh": ...}``), as their function
+      returned it; checked for its keys and shapes first.
+    - f(**inputs) -> a scalar; usually ``np.sum(reference_forward(...) * dout)``, so that the
+      gradient of f is what a backward pass given ``dout`` returns.
+    - wrt: gradient key -> the input it differentiates (``{"dx": "x", "dW_hh": "W_hh"}``).
+    - variants: (message, fn) pairs; fn() returns the gradients of a known mistake (a dict).
+    The inputs are copied for every evaluation: the student's arrays are never perturbed in place.
+    """
+    if not isinstance(got, dict):
+        raise CheckFailed(f"`{name}` should return a dict of gradients, but it returned {describe_value(got)}.")
+    missing, extra = set(wrt) - set(got), set(got) - set(wrt)
+    if missing or extra:
+        raise CheckFailed(f"the gradients from `{name}` should have the keys {', '.join(sorted(wrt))}"
+                          f"{'; missing: ' + ', '.join(sorted(missing)) if missing else ''}"
+                          f"{'; unexpected: ' + ', '.join(sorted(extra)) if extra else ''}.")
+    for key, input_name in wrt.items():
+        shape = np.shape(inputs[input_name])
+        arr = _as_numeric_array(as_numpy(got[key]))
+        if arr is None or arr.shape != shape:
+            raise CheckFailed(f"the gradient {key} from `{name}` should have the shape of {input_name}, "
+                              f"{_fmt_shape(shape)}, but it is {describe_value(as_numpy(got[key]))}.")
+    for key, input_name in wrt.items():
+        numeric = numerical_gradient(f, inputs, input_name, eps)
+        err = relative_error(as_numpy(got[key]), numeric)
+        if np.isfinite(err).all() and err.max() <= tol:
+            continue
+        for message, mistake in variants:
+            wrong = mistake()
+            if key in wrong and compare(got[key], wrong[key]) is None:
+                raise CheckFailed(f"`{name}`: {message}.")
+        idx = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(err), err, np.inf))), err.shape) if err.ndim else ()
+        at = f" at index {tuple(int(i) for i in idx)}" if idx else ""
+        raise CheckFailed(f"`{name}`: the gradient {key} does not match finite differences: the largest "
+                          f"relative error is {float(np.nan_to_num(err[idx], nan=np.inf)):.3g}{at} (got "
+                          f"{float(np.asarray(as_numpy(got[key]))[idx]):.6g}, numerically {float(numeric[idx]):.6g}; "
+                          f"accepted up to {tol:g}).")
+
+
+# ----------------------------------------------------------------------------- trained models
+def check_metric(predict, inputs, target, metric, *, threshold, name, metric_name, higher_is_better=False):
+    """Score a trained model on held-out data: ``metric(predict(**inputs), target)`` vs ``threshold``.
+
+    The check makes ``inputs`` and ``target`` itself (from a seed of its own), so the student's
+    notebook never saw them, and only ``inputs`` go to the student's code: the target stays here.
+    Returns the metric's value.
+    """
+    got = _call(predict, name, (), **copy.deepcopy(inputs))
+    got = as_numpy(got)
+    arr = _as_numeric_array(got)
+    target = np.asarray(as_numpy(target))
+    if arr is None or arr.shape != target.shape:
+        raise CheckFailed(f"`{name}` should return predictions of shape {_fmt_shape(target.shape)}, but it "
+                          f"returned {describe_value(got)}.")
+    if not np.isfinite(arr).all():
+        raise CheckFailed(f"`{name}` returned NaN or infinite predictions.")
+    value = float(metric(arr.astype(np.float64), target.astype(np.float64)))
+    good = value >= threshold if higher_is_better else value <= threshold
+    if not good:
+        bound = "at least" if higher_is_better else "at most"
+        raise CheckFailed(f"`{name}`: the {metric_name} on held-out data is {value:.4g}; it must be {bound} "
+                          f"{threshold:g}. Train longer, or check the model and the training loop.")
+    return value
+
+
+def check_causal(fn, x, *, times, name, time_axis=1, out_time_axis=None, select=None, seed=0):
+    """Outputs before time t must not change when only the inputs at t and later change.
+
+    fn(x) runs the student's model on ``x``; select picks the output sequence from its result.
+    For each t in ``times`` the inputs from t on are replaced by noise (on a copy). An output
+    before t that changes means the model reads the future (a bidirectional layer, a look-ahead
+    window, or the targets themselves).
+    """
+    select = select or (lambda result: result)
+    out_time_axis = time_axis if out_time_axis is None else out_time_axis
+    rng = np.random.default_rng(seed)
+    x = np.asarray(as_numpy(x))
+    base = np.asarray(as_numpy(_select(select, _call(fn, name, (), x.copy()), name)))
+    for t in times:
+        moved = x.copy()
+        future = [slice(None)] * x.ndim
+        future[time_axis] = slice(t, None)
+        moved[tuple(future)] = rng.normal(size=moved[tuple(future)].shape) * 3
+        out = np.asarray(as_numpy(_select(select, _call(fn, name, (), moved), name)))
+        past = [slice(None)] * base.ndim
+        past[out_time_axis] = slice(0, t)
+        if out.shape != base.shape:
+            raise CheckFailed(f"`{name}` returned outputs of another shape for inputs of the same shape.")
+        if compare(out[tuple(past)], base[tuple(past)], rtol=1e-6, atol=1e-9) is not None:
+            changed = np.nonzero(~np.isclose(out[tuple(past)], base[tuple(past)], rtol=1e-6, atol=1e-9))[out_time_axis]
+            raise CheckFailed(f"`{name}` reads the future: its output at time {int(changed.min())} changed when "
+                              f"only the inputs at time {t} and later changed. A prediction may use only "
+                              "inputs up to its own time step.")

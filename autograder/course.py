@@ -1,5 +1,4 @@
 """The nbgrader course: paths of its standard layout, release, and collecting submissions."""
-import importlib
 import os
 import re
 import shutil
@@ -8,6 +7,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from autograder import manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / "autograder"
@@ -21,12 +22,24 @@ class Course:
     def __init__(self, root=DEFAULT_ROOT, db_url=None):
         self.root = Path(root).resolve()
         self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+        self._manifests = {}
 
     def path(self, *parts):
         return self.root.joinpath(*parts)
 
     def assignments(self):
-        return sorted(p.name for p in self.path("source").iterdir() if (p / f"{p.name}.ipynb").exists())
+        """Names of the assignments this course lists: one manifest each in assignments/."""
+        folder = self.path("assignments")
+        return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+    def assignment(self, name):
+        """The manifest of ``name`` (autograder/manifest.py), read once per Course."""
+        if name not in self._manifests:
+            path = self.path("assignments", f"{name}.toml")
+            if not path.exists():
+                raise SystemExit(f"unknown assignment {name!r}; the course has: {', '.join(self.assignments())}")
+            self._manifests[name] = manifest.load(path)
+        return self._manifests[name]
 
     def source_notebook(self, assignment):
         return self.path("source", assignment, f"{assignment}.ipynb")
@@ -41,22 +54,18 @@ class Course:
         return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
 
     def checks(self, assignment):
-        return importlib.import_module(f"autograder.checks.{assignment}")
+        return self.assignment(assignment).checks_module()
 
     def nbgrader(self, *args, check=True):
         """Run an nbgrader command in the course root with this course's gradebook."""
         cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.db_url={self.db_url}",
                "--CourseDirectory.root=."]
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                   RNN_COURSE_ROOT=str(self.root))
         proc = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True)
         if check and proc.returncode != 0:
             raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc
-
-
-def chapter_dir(assignment):
-    """ch01_rnn_by_hand -> chapters/01_rnn_by_hand"""
-    return REPO / "chapters" / assignment.removeprefix("ch")
 
 
 def release(course, assignments):
@@ -66,15 +75,25 @@ def release(course, assignments):
         print(f"released {course.release_notebook(assignment).relative_to(course.root.parent)}")
 
 
+def copy_course(source, root, db_url=None):
+    """A new course at ``root`` with ``source``'s notebooks, manifests and nbgrader config."""
+    root = Path(root)
+    shutil.copytree(source.path("source"), root / "source")
+    shutil.copytree(source.path("assignments"), root / "assignments")
+    shutil.copy(source.path("nbgrader_config.py"), root / "nbgrader_config.py")
+    return Course(root, db_url)
+
+
 def release_for_site(assignments):
     """Release into a throwaway course and copy each student notebook to its chapter's folder."""
     with tempfile.TemporaryDirectory() as tmp:
-        site_course = Course(Path(tmp) / "course", db_url=f"sqlite:///{tmp}/gradebook.db")
-        shutil.copytree(DEFAULT_ROOT / "source", site_course.path("source"))
-        shutil.copy(DEFAULT_ROOT / "nbgrader_config.py", site_course.path("nbgrader_config.py"))
+        site_course = copy_course(Course(), Path(tmp) / "course", db_url=f"sqlite:///{tmp}/gradebook.db")
         for assignment in assignments:
+            chapter = site_course.assignment(assignment).chapter
+            if chapter is None:
+                continue
             site_course.nbgrader("generate_assignment", assignment, "--force")
-            target = chapter_dir(assignment) / "exercise.ipynb"
+            target = REPO / chapter / "exercise.ipynb"
             shutil.copy(site_course.release_notebook(assignment), target)
             print(f"site exercise {target.relative_to(REPO)}")
 

@@ -7,7 +7,7 @@ c.CourseDirectory.course_id = "rnn-course"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Plain `nbgrader autograde` (used by the benchmark) executes notebooks with these limits; our own
-# grader (`make autograde`) sets its limits in autograder/engine.py.
+# grader (`make autograde`) reads its limits from the manifest (autograder/assignments/<name>.toml).
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 c.LimitOutput.max_lines = 200

@@ -1,7 +1,7 @@
 """Keep the instructor notebooks' code in step with the `solutions` package (one source of truth).
 
 Rule: a code cell of a source notebook whose nbgrader ``grade_id`` is the name of a function in
-the assignment's ``SOLUTION_MODULES`` (declared in ``autograder/checks/<assignment>.py``) holds
+the assignment's solution modules (``solutions`` in its manifest, autograder/assignments/) holds
 exactly that function's source. In a solution cell the function body after the docstring sits
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, so the student's stub keeps the
 signature and the shape-documented docstring. `python -m autograder sync` reports drift;
@@ -14,9 +14,9 @@ import textwrap
 import nbformat
 
 
-def solution_functions(checks_module):
+def solution_functions(assignment):
     functions = {}
-    for module in getattr(checks_module, "SOLUTION_MODULES", ()):
+    for module in assignment.solution_modules():
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__:
                 functions[name] = fn
@@ -40,9 +40,9 @@ def cell_text(fn, solution):
                      + [indent + "### END SOLUTION"])
 
 
-def synced_cells(notebook, checks_module):
+def synced_cells(notebook, assignment):
     """Yield (cell, expected_source) for every cell the rule covers."""
-    functions = solution_functions(checks_module)
+    functions = solution_functions(assignment)
     for cell in notebook.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if cell.cell_type == "code" and grade_id in functions:
@@ -50,13 +50,13 @@ def synced_cells(notebook, checks_module):
             yield cell, cell_text(functions[grade_id], solution)
 
 
-def sync(path, checks_module, write=False):
+def sync(path, assignment, write=False):
     """Return the grade_ids whose cells differ from `solutions`; rewrite them when ``write``."""
     notebook = nbformat.read(path, as_version=4)
-    drift = [c.metadata["nbgrader"]["grade_id"] for c, text in synced_cells(notebook, checks_module)
+    drift = [c.metadata["nbgrader"]["grade_id"] for c, text in synced_cells(notebook, assignment)
              if c.source != text]
     if write and drift:
-        for cell, text in synced_cells(notebook, checks_module):
+        for cell, text in synced_cells(notebook, assignment):
             cell.source = text
         nbformat.write(notebook, path)
     return drift

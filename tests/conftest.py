@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
-from autograder.course import Course  # noqa: E402
+from autograder.course import Course, copy_course  # noqa: E402
 
 ASSIGNMENT = "ch01_rnn_by_hand"
 
@@ -22,9 +22,7 @@ ASSIGNMENT = "ch01_rnn_by_hand"
 def released_course(tmp_path_factory):
     """A course folder with the source notebooks, released once per test session."""
     root = tmp_path_factory.mktemp("released") / "course"
-    shutil.copytree(REPO / "autograder" / "source", root / "source")
-    shutil.copy(REPO / "autograder" / "nbgrader_config.py", root / "nbgrader_config.py")
-    course = Course(root)
+    course = copy_course(Course(), root)
     course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
     return course
 
@@ -90,4 +88,4 @@ def grade_submissions(course, submissions, tmp_path, assignment=ASSIGNMENT, jobs
 
     inbox = write_submissions(tmp_path / "inbox", submissions, assignment)
     collect(course, assignment, inbox)
-    return {r["student"]: r for r in autograde(course, assignment, jobs, limits=limits)}
+    return {r.student: r.to_dict() for r in autograde(course, assignment, jobs, limits=limits)}

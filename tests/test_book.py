@@ -66,7 +66,7 @@ def _solution_lines():
         source = nbformat.read(course.source_notebook(assignment), as_version=4)
         answers = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
                    if c.metadata.get("nbgrader", {}).get("solution")}
-        for name, fn in solution_functions(course.checks(assignment)).items():
+        for name, fn in solution_functions(course.assignment(assignment)).items():
             if name not in answers:
                 continue  # a helper the students are given
 

@@ -27,7 +27,7 @@ import pytest
 
 from conftest import ASSIGNMENT, REPO, build_submission, solution_sources, write_submissions
 
-from autograder.engine import UID_BASE, Limits, isolation_available
+from autograder.supervise import UID_BASE, Limits, isolation_available
 
 # Without root the sandbox only limits resources (README, "What the grader enforces"): the students
 # that probe the file system, the network and other processes are then left out of the batch.
@@ -693,8 +693,8 @@ def batch(released_course, tmp_path_factory):
                course.path("nbgrader_config.py"), inbox]
     before = _digest(watched)
     try:
-        results = {r["student"]: r for r in autograde(course, ASSIGNMENT, 2, limits=LIMITS)}
-        again = {r["student"]: r for r in autograde(course, ASSIGNMENT, 2, limits=LIMITS, students=REGRADED)}
+        results = {r.student: r.to_dict() for r in autograde(course, ASSIGNMENT, 2, limits=LIMITS)}
+        again = {r.student: r.to_dict() for r in autograde(course, ASSIGNMENT, 2, limits=LIMITS, students=REGRADED)}
         after = _digest(watched)
         connections = ctx.connections()
     finally:
@@ -743,7 +743,7 @@ def test_a_blank_student_gets_zero_and_is_told_each_part_is_not_implemented(batc
 
 def test_every_submission_ends_with_a_recorded_status(batch):
     from autograder.autograde import export_grades
-    from autograder.engine import STATUSES
+    from autograder.result import STATUSES
 
     results = batch["results"]
     assert set(results) == set(batch["students"])

@@ -1,5 +1,4 @@
 """One source of truth: instructor notebook code cells equal the `solutions` package."""
-import importlib
 
 import nbformat
 
@@ -11,14 +10,14 @@ COURSE = Course()
 
 def test_every_source_notebook_matches_solutions():
     for assignment in COURSE.assignments():
-        checks = importlib.import_module(f"autograder.checks.{assignment}")
+        checks = COURSE.assignment(assignment)
         drift = sync(COURSE.source_notebook(assignment), checks)
         assert drift == [], f"{assignment}: cells {drift} differ from solutions/; run `python -m autograder sync --write`"
 
 
 def test_every_reference_function_used_by_an_exercise_has_a_cell():
     for assignment in COURSE.assignments():
-        checks = importlib.import_module(f"autograder.checks.{assignment}")
+        checks = COURSE.assignment(assignment)
         notebook = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
         ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells}
         solution_ids = {c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
@@ -29,7 +28,7 @@ def test_every_reference_function_used_by_an_exercise_has_a_cell():
 
 def test_a_drifted_cell_is_detected(tmp_path):
     assignment = COURSE.assignments()[0]
-    checks = importlib.import_module(f"autograder.checks.{assignment}")
+    checks = COURSE.assignment(assignment)
     notebook = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
     cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code")
     cell.source = cell.source.replace("### END SOLUTION", "    x = 1  # an edit made in the notebook only\n    ### END SOLUTION")

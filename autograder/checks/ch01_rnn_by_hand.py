@@ -4,10 +4,6 @@ import numpy as np
 from autograder.checking import check_function, pair_first
 from solutions import rnn as ref
 
-SOLUTION_MODULES = (ref,)
-# Parts whose reference solution calls the student's answer to an earlier part.
-DEPENDS = {"test_rnn_forward": ["test_rnn_step_forward"],
-           "test_many_to_one": ["test_rnn_step_forward", "test_rnn_forward"]}
 
 SHAPE_HINTS = [
     ("matmul", "check the weight layout: W_ih has shape (H, D) and W_hh (H, H), one row per "
@@ -82,7 +78,7 @@ def test_rnn_step_scalar(student):
     cases += [dict(zip(["x_t", "h_prev", "w_x", "w_h", "b"], map(float, rng.normal(size=5))))
               for _ in range(5)]
     z = lambda x_t, h_prev, w_x, w_h, b: w_x * x_t + w_h * h_prev + b
-    check_function(student.rnn_step_scalar, ref.rnn_step_scalar, cases, name="rnn_step_scalar",
+    check_function(student, ref.rnn_step_scalar, cases,
                    variants=[
                        ("the tanh is missing: h_t = tanh(w_x x_t + w_h h_prev + b)", z),
                        ("the bias b is missing", lambda b, **c: ref.rnn_step_scalar(b=0.0, **c)),
@@ -97,15 +93,13 @@ def test_rnn_step_scalar(student):
 
 def test_rnn_step_forward(student):
     """Part 2: one batched RNN step, (h_next, cache)"""
-    check_function(student.rnn_step_forward, ref.rnn_step_forward, _step_cases(),
-                   name="rnn_step_forward", select=pair_first("rnn_step_forward"),
+    check_function(student, ref.rnn_step_forward, _step_cases(), select=pair_first,
                    variants=[(m, lambda f=f, **c: (f(**c), None)) for m, f in
                              _activation_variants(_step_z)]
                    + [(m, v) for m, v in _step_variants(ref.rnn_step_forward)],
                    hints=SHAPE_HINTS)
     relu_cases = [dict(case, nonlinearity="relu") for case in _step_cases()[:2]]
-    check_function(student.rnn_step_forward, ref.rnn_step_forward, relu_cases,
-                   name="rnn_step_forward", select=pair_first("rnn_step_forward"),
+    check_function(student, ref.rnn_step_forward, relu_cases, select=pair_first,
                    variants=[("nonlinearity='relu' is ignored: with relu, h = max(z, 0)",
                               lambda nonlinearity, **c: ref.rnn_step_forward(**c))],
                    hints=SHAPE_HINTS)
@@ -114,15 +108,14 @@ def test_rnn_step_forward(student):
 def test_rnn_step_combined(student):
     """Part 3: the combined [W_ih, W_hh] matrix"""
     cases = [{"W_ih": c["W_ih"], "W_hh": c["W_hh"]} for c in _step_cases()]
-    check_function(student.combine_weights, ref.combine_weights, cases, name="combine_weights",
+    check_function(student, ref.combine_weights, cases,
                    variants=[("the blocks are in the wrong order: W = [W_ih, W_hh], input weights first",
                               lambda W_ih, W_hh: np.concatenate([W_hh, W_ih], axis=1))],
                    hints=SHAPE_HINTS)
     combined = [{"x_t": c["x_t"], "h_prev": c["h_prev"], "W": ref.combine_weights(c["W_ih"], c["W_hh"]),
                  "b": c["b_ih"] + c["b_hh"]} for c in _step_cases()]
     z = lambda x_t, h_prev, W, b: np.concatenate([x_t, h_prev], axis=1) @ W.T + b
-    check_function(student.rnn_step_combined, ref.rnn_step_combined, combined,
-                   name="rnn_step_combined",
+    check_function(student, ref.rnn_step_combined, combined,
                    variants=_activation_variants(z) + [
                        ("the bias b is missing", lambda b, **c: ref.rnn_step_combined(b=0 * b, **c)),
                        ("[x_t, h_prev] is stacked in the wrong order: inputs first, then the state",
@@ -169,11 +162,9 @@ def _sequence_variants():
 def test_rnn_forward(student):
     """Part 4: a batched sequence forward pass"""
     cases = _sequence_cases()
-    check_function(student.rnn_forward, ref.rnn_forward, cases, name="rnn_forward",
-                   select=pair_first("rnn_forward"), variants=_sequence_variants(), hints=SHAPE_HINTS)
+    check_function(student, ref.rnn_forward, cases, select=pair_first, variants=_sequence_variants(), hints=SHAPE_HINTS)
     batch_first = [dict(c, x=c["x"].transpose(1, 0, 2), batch_first=True) for c in cases[:2]]
-    check_function(student.rnn_forward, ref.rnn_forward, batch_first, name="rnn_forward",
-                   select=pair_first("rnn_forward"),
+    check_function(student, ref.rnn_forward, batch_first, select=pair_first,
                    variants=[("batch_first=True is ignored: with batch_first, x is (N, T, D) and out is (N, T, H)",
                               lambda batch_first, **c: ref.rnn_forward(**c))],
                    hints=SHAPE_HINTS)
@@ -198,8 +189,7 @@ def test_many_to_one(student):
     def no_output_bias(c, **rest):
         return ref.many_to_one_forward(c=0 * c, **rest)
 
-    check_function(student.many_to_one_forward, ref.many_to_one_forward, cases,
-                   name="many_to_one_forward",
+    check_function(student, ref.many_to_one_forward, cases,
                    variants=[("the prediction must come from the LAST hidden state, out[-1]; yours "
                               "comes from the first", from_first_step),
                              ("the prediction must come from the last hidden state, not from the "
