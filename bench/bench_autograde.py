@@ -30,7 +30,9 @@ sys.path.insert(0, str(REPO))
 import nbformat  # noqa: E402
 
 from autograder.course import Course  # noqa: E402
-from tests.conftest import ASSIGNMENT, build_submission  # noqa: E402
+from autograder.submissions import build_submission  # noqa: E402
+
+ASSIGNMENT = "ch01_rnn_by_hand"
 
 FULL_MARKS = 12.0  # auto points of ch01 (the written answer is graded by hand)
 BIN = Path(sys.executable).parent
