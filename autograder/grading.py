@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.assemble import Unreadable, assemble, nbgrader_meta, read_submission
-from autograder.checking import CheckFailed, StudentDied, StudentTimeout
+from autograder.checking import CheckFailed, StudentCodeError, StudentDied, StudentTimeout, explain_error
 from autograder.result import STATUSES, PartResult, Result
 from autograder.student import SandboxStudent
 from autograder.supervise import UID_BASE, Limits, Run
@@ -46,6 +46,8 @@ def _check_part(check, student, run):
         return True, "All checks passed.", None
     except CheckFailed as exc:
         return False, str(exc), None
+    except StudentCodeError as exc:  # the student's code raised in a call the check made itself
+        return False, explain_error(exc.name, exc), None
     except StudentTimeout:
         return False, (f"Your function did not return within {run.limits.cell_timeout:g} s "
                        "(an endless loop?), so this part could not be checked."), None

@@ -92,12 +92,14 @@ def encode(value, handle=None, _depth=0):
         return int.__index__(value) if isinstance(value, int) else str.__str__(value)
     if isinstance(value, float):
         return {"__float__": repr(float.__float__(value))}
-    if isinstance(value, tuple) and type(value) is tuple:
-        return {"__tuple__": [encode(v, handle, _depth + 1) for v in value]}
-    if type(value) is list:
-        return {"__list__": [encode(v, handle, _depth + 1) for v in value]}
-    if type(value) is dict and all(type(k) is str for k in value):
-        return {"__dict__": {k: encode(v, handle, _depth + 1) for k, v in value.items()}}
+    # containers, subclasses too (a state_dict, a named tuple), read through the base type's own
+    # methods so that an override cannot change what is sent
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, handle, _depth + 1) for v in tuple.__iter__(value)]}
+    if isinstance(value, list):
+        return {"__list__": [encode(v, handle, _depth + 1) for v in list.__iter__(value)]}
+    if isinstance(value, dict) and all(type(k) is str for k in dict.keys(value)):
+        return {"__dict__": {k: encode(v, handle, _depth + 1) for k, v in dict.items(value)}}
     if handle is not None:
         return {"__handle__": handle(value), "type": type(value).__name__}
     return {"__object__": type(value).__name__}

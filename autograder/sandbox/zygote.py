@@ -33,9 +33,19 @@ def preload(modules):
     from autograder.sandbox import child  # noqa: F401
 
     torch = sys.modules.get("torch")
-    if torch is not None:  # one thread: one student process per core, and forks stay safe
-        torch.set_num_threads(1)
-        torch.set_num_interop_threads(1)
+    if torch is not None:
+        warm_up_torch(torch)
+
+
+def warm_up_torch(torch):
+    """One thread (one student process per core, and forks stay safe), and the lazy imports of a
+    first training step (an optimiser's first use imports torch._dynamo: seconds) paid here once."""
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    weight = torch.zeros(2, requires_grad=True)
+    optimiser = torch.optim.Adam([weight], lr=0.1)
+    (weight * torch.ones(2)).sum().backward()
+    optimiser.step()
 
 
 def serve(ctrl):
