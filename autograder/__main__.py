@@ -75,7 +75,7 @@ def main(argv=None):
             written = write_feedback(course, assignment)
             print(f"wrote {len(written)} feedback file(s) for {assignment} in {course.path('feedback')}")
     elif args.command == "grades":
-        from autograder.autograde import export_grades
+        from autograder.grades import export_grades
 
         out = args.out or str(course.path("grades.csv"))
         rows = export_grades(course, out)

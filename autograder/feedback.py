@@ -1,13 +1,17 @@
 """Feedback HTML per student: the score of every part with its explanation, then the notebook.
 
-Built from the autograded notebook (the released template with the student's answers and our
+Scores come from the gradebook (so an instructor's override in formgrader shows, and the total
+is the grades CSV's score); status, messages and notes come from the submission's result.json.
+The notebook shown is the autograded one (the released template with the student's answers and our
 check messages as the test cells' output), so hidden checks and reference code cannot appear:
 they never enter it, and tracebacks only ever show the student's own code.
 """
 import html
-import json
 
 import nbformat
+
+from autograder.gradebook import read_scores, total_score
+from autograder.result import Result
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Feedback: {assignment} ({student})</title>
@@ -31,60 +35,78 @@ score: <b>{score:g} / {max_score:g}</b>{pending}</p>
 """
 
 
+NOT_IN_GRADEBOOK = "Not in the gradebook: ask your instructor."
+
+
 def _row(title, score, points, message):
     ok = score == points and points > 0
     return (f"<tr><td>{html.escape(title)}</td><td class=\"{'ok' if ok else 'bad'}\">{score:g} / {points:g}</td>"
             f"<td><pre>{html.escape(message)}</pre></td></tr>")
 
 
-def render(result, notebook_path, manual_scores):
-    """Return the feedback page for one result (dict from engine.grade) as a string."""
+def _part_row(part, grade):
+    """An autograded part: the autograder's message, its score as the gradebook has it."""
+    if grade is None:
+        return _row(part.title, 0, part.points, f"{NOT_IN_GRADEBOOK}\n{part.message}")
+    message = part.message
+    if grade.set_by_instructor:
+        found = f" (the autograder gave {grade.auto_score:g})" if grade.auto_score is not None else ""
+        message = f"Score set by your instructor{found}.\n{message}"
+    return _row(part.title, grade.score, part.points, message)
+
+
+def _is_graded(grade):
+    return grade is not None and grade.graded
+
+
+def _written_row(grade_id, points, grade):
+    """A written answer, graded by hand: its score once the instructor has given one."""
+    title = f"{grade_id} (graded by your instructor)"
+    if not _is_graded(grade):
+        return _row(title, 0, points, "Not graded yet.")
+    if grade.set_by_instructor:
+        return _row(title, grade.score, points, "Graded by hand.")
+    # the autograder scores a written answer only when the file could not be read (0)
+    return _row(title, grade.score, points, "Not graded: there was no notebook to read it from.")
+
+
+def render(result, notebook_path, scores):
+    """The feedback page for one Result as a string.
+
+    scores: {grade_id: GradeScore} of this submission in the gradebook (see autograder.gradebook).
+    """
     from nbconvert import HTMLExporter
 
-    rows = [_row(p["title"], p["score"], p["points"], p.get("message", "")) for p in result["parts"].values()]
-    pending = False
-    for grade_id, points in result.get("manual", {}).items():
-        score = manual_scores.get(grade_id)
-        if score is None:
-            pending = True
-            rows.append(_row(f"{grade_id} (graded by your instructor)", 0, points, "Not graded yet."))
-        else:
-            rows.append(_row(f"{grade_id} (graded by your instructor)", score, points, "Graded by hand."))
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.get("notes", []))
+    rows = [_part_row(part, scores.get(grade_id)) for grade_id, part in result.parts.items()]
+    rows += [_written_row(grade_id, points, scores.get(grade_id)) for grade_id, points in result.manual.items()]
+    pending = not all(_is_graded(scores.get(grade_id)) for grade_id in result.manual)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     body = "<p>(no notebook: nothing could be run)</p>"
     if notebook_path.exists():
         exporter = HTMLExporter(template_name="basic")
         body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
-    score = result["score"] + sum(s for s in manual_scores.values() if s is not None)
     return PAGE.format(
-        assignment=html.escape(result["assignment"]), student=html.escape(result["student"]),
-        status=html.escape(result["status"]), score=score, max_score=result["max_score"],
+        assignment=html.escape(result.assignment), student=html.escape(result.student),
+        status=html.escape(result.status), score=total_score(scores), max_score=result.max_score,
         pending=" (written answers not graded yet)" if pending else "",
         notes=f"<ul>{notes}</ul>" if notes else "", rows="\n".join(rows), notebook=body)
 
 
 def write_feedback(course, assignment):
     """Write feedback/<student>/<assignment>/<assignment>.html for every autograded student."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
-    written = []
     folder = course.path("autograded")
-    students = sorted(p.name for p in folder.iterdir() if (p / assignment / "result.json").exists()) if folder.is_dir() else []
+    students = sorted(p.parent.name for p in folder.glob(f"*/{assignment}")
+                      if (p / "result.json").exists())
     with Gradebook(course.db_url) as gb:
-        for student in students:
-            result = json.loads((folder / student / assignment / "result.json").read_text())
-            manual = {}
-            try:
-                submission = gb.find_submission(assignment, student)
-                for notebook in submission.notebooks:
-                    for grade in notebook.grades:
-                        if grade.name in result.get("manual", {}):
-                            manual[grade.name] = grade.manual_score
-            except MissingEntry:
-                pass
-            page = render(result, folder / student / assignment / f"{assignment}.ipynb", manual)
-            out = course.path("feedback", student, assignment, f"{assignment}.html")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(page)
-            written.append(out)
+        scores = read_scores(gb, assignment)
+    written = []
+    for student in students:
+        graded = folder / student / assignment
+        page = render(Result.read(graded / "result.json"), graded / f"{assignment}.ipynb", scores.get(student, {}))
+        out = course.path("feedback", student, assignment, f"{assignment}.html")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page)
+        written.append(out)
     return written

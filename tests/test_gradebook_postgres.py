@@ -47,18 +47,25 @@ def postgres(tmp_path):
 
 
 def test_release_autograde_and_export_on_postgresql(postgres, released_course, tmp_path):
-    from autograder.autograde import export_grades
-    from autograder.course import Course
+    from nbgrader.api import Gradebook
 
-    shutil.copytree(released_course.path("source"), tmp_path / "course" / "source")
-    shutil.copy(released_course.path("nbgrader_config.py"), tmp_path / "course" / "nbgrader_config.py")
-    course = Course(tmp_path / "course", db_url=postgres)
+    from autograder.course import copy_course
+    from autograder.feedback import write_feedback
+    from autograder.grades import export_grades
+
+    course = copy_course(released_course, tmp_path / "course", db_url=postgres)
     course.nbgrader("generate_assignment", "ch01_rnn_by_hand", "--force")
     results = grade_submissions(course, {"alice": build_submission(course), "bob": b""}, tmp_path)
     assert (results["alice"]["status"], results["alice"]["score"]) == ("graded", 12.0)
     assert results["bob"]["status"] == "unreadable"
+    with Gradebook(postgres) as gb:  # an instructor's override, as formgrader writes it
+        gb.find_grade("test_rnn_forward", "ch01_rnn_by_hand", "ch01_rnn_by_hand", "alice").manual_score = 1.5
+        gb.db.commit()
     rows = {r["student"]: r for r in export_grades(course, tmp_path / "grades.csv")}
-    assert rows["alice"]["score"] == 12.0 and rows["bob"]["status"] == "unreadable"
+    assert rows["alice"]["score"] == 10.5 and rows["alice"]["test_rnn_forward"] == 1.5
+    assert rows["bob"]["status"] == "unreadable"
+    [page] = [p.read_text() for p in write_feedback(course, "ch01_rnn_by_hand") if p.parts[-3] == "alice"]
+    assert "score: <b>10.5 / 14</b>" in page
     assert not (tmp_path / "course" / "gradebook.db").exists(), "everything went to PostgreSQL"
     course.nbgrader("export", "--to", str(tmp_path / "nbgrader.csv"))
     assert {r["student_id"] for r in csv.DictReader(open(tmp_path / "nbgrader.csv"))} == {"alice", "bob"}

@@ -1,0 +1,202 @@
+"""nbgrader's gradebook, where every score lives, and our outcome table beside it.
+
+Every part's score, autograded or written, is a `Grade` row of nbgrader's gradebook, where
+formgrader's overrides land too; `read_scores` is how the CSV and the feedback page read them.
+The outcome table (`rnn_course_outcome`, same database) holds only what the gradebook cannot:
+each submission's status and its reason, its maximum score, when it was graded and the names of
+its autograded parts in order. It holds no score.
+"""
+import datetime
+import json
+import warnings
+from dataclasses import dataclass
+
+OUTCOME_TABLE = "rnn_course_outcome"
+
+
+@dataclass(frozen=True)
+class GradeScore:
+    """One part's grade as nbgrader keeps it."""
+
+    score: float  # what counts: nbgrader's Grade.score, the instructor's score when one is set
+    auto_score: float | None
+    manual_score: float | None
+
+    @property
+    def set_by_instructor(self):
+        return self.manual_score is not None
+
+    @property
+    def graded(self):
+        return self.auto_score is not None or self.manual_score is not None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One row of the outcome table."""
+
+    assignment: str
+    student: str
+    status: str
+    max_score: float
+    parts: tuple  # the autograded parts' grade_ids, in notebook order
+    detail: str
+    graded_at: datetime.datetime
+
+
+def total_score(scores):
+    """The submission's score: the sum of its gradebook scores (the CSV and the page both use this)."""
+    return round(sum(s.score for s in scores.values()), 4)
+
+
+def read_scores(gb, assignment):
+    """{student: {grade_id: GradeScore}} for every submission of ``assignment``, in one query.
+
+    gb: an open nbgrader Gradebook. Grade ids are unique within a notebook, and each of our
+    assignments is one notebook.
+    """
+    from nbgrader.api import Assignment, BaseCell, Grade, SubmittedAssignment, SubmittedNotebook
+
+    rows = (gb.db.query(SubmittedAssignment.student_id, BaseCell.name, Grade.score, Grade.auto_score,
+                        Grade.manual_score)
+            .select_from(Grade)
+            .join(BaseCell, Grade.cell_id == BaseCell.id)
+            .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .filter(Assignment.name == assignment)
+            .order_by(SubmittedAssignment.student_id, BaseCell.name))
+    scores = {}
+    for student, grade_id, score, auto_score, manual_score in rows:
+        scores.setdefault(student, {})[grade_id] = GradeScore(float(score), auto_score, manual_score)
+    return scores
+
+
+# ----------------------------------------------------------------------------- outcome table
+def _outcome_table(metadata):
+    from sqlalchemy import Column, DateTime, Float, String, Table, Text
+
+    return Table(OUTCOME_TABLE, metadata,
+                 Column("assignment", String(128), primary_key=True),
+                 Column("student", String(128), primary_key=True),
+                 Column("status", String(32), nullable=False),
+                 Column("max_score", Float, nullable=False),
+                 Column("parts", Text, nullable=False),  # JSON list of the autograded parts' grade_ids
+                 Column("detail", Text, nullable=False),
+                 Column("graded_at", DateTime, nullable=False))
+
+
+def open_outcome_table(db):
+    """The outcome table in the database of engine ``db``, created or upgraded as needed."""
+    from sqlalchemy import MetaData
+
+    metadata = MetaData()
+    table = _outcome_table(metadata)
+    metadata.create_all(db)
+    _drop_score_copies(db, table)
+    return table
+
+
+def _drop_score_copies(db, table):
+    """Upgrade a table written before the gradebook became the one truth for scores.
+
+    It had a `score` column and `parts` as {grade_id: score}: keep the names, drop the copies.
+    Each step can be run again, so an upgrade cut short finishes next time.
+    """
+    from sqlalchemy import inspect, select, text, update
+
+    if "score" not in {c["name"] for c in inspect(db).get_columns(OUTCOME_TABLE)}:
+        return
+    with db.begin() as conn:
+        for row in conn.execute(select(table.c.assignment, table.c.student, table.c.parts)).all():
+            names = json.dumps(list(json.loads(row.parts)))
+            conn.execute(update(table).where(table.c.assignment == row.assignment, table.c.student == row.student)
+                         .values(parts=names))
+        conn.execute(text(f"ALTER TABLE {OUTCOME_TABLE} DROP COLUMN score"))
+
+
+def read_outcomes(db_url):
+    """Every row of the outcome table, by assignment then student."""
+    from sqlalchemy import create_engine, select
+
+    db = create_engine(db_url)
+    try:
+        table = open_outcome_table(db)
+        with db.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.assignment, table.c.student)).all()
+    finally:
+        db.dispose()
+    return [Outcome(**{**row._mapping, "parts": tuple(json.loads(row.parts))}) for row in rows]
+
+
+# ----------------------------------------------------------------------------- recording
+def _auto_score(result, grade_id):
+    """What the autograder puts in a Grade's auto_score: None leaves it to the instructor."""
+    if grade_id in result.parts:
+        return result.parts[grade_id].score
+    if grade_id in result.manual and result.status != "unreadable":
+        return None
+    return 0.0  # a cell we do not grade, or a written answer in a file that could not be read
+
+
+class Recorder:
+    """Writes each result's scores into nbgrader's gradebook and its outcome into our table.
+
+    Opened lazily on the first result, so importing nbgrader overlaps with the first gradings.
+    """
+
+    def __init__(self, course):
+        self.course, self.gb = course, None
+
+    def __enter__(self):
+        return self
+
+    def _open(self):
+        from nbgrader.api import Gradebook
+        from sqlalchemy import create_engine
+        from sqlalchemy.exc import SAWarning
+
+        self.gb = Gradebook(self.course.db_url)
+        self.db = create_engine(self.course.db_url)
+        self.table = open_outcome_table(self.db)
+        # nbgrader's update_or_create_submission trips SQLAlchemy autoflush warnings (harmless)
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore", SAWarning)
+
+    def add(self, result):
+        if self.gb is None:
+            self._open()
+        self._save_scores(result)
+        self._save_outcome(result)
+
+    def _save_scores(self, result):
+        self.gb.update_or_create_student(result.student)
+        submission = self.gb.update_or_create_submission(result.assignment, result.student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = _auto_score(result, grade.name)
+                # as nbgrader's own autograder does: a grade the instructor had set, or one only
+                # the instructor can give, is flagged for review in formgrader
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        self.gb.db.commit()
+
+    def _save_outcome(self, result):
+        from sqlalchemy import delete, insert
+
+        table = self.table
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        with self.db.begin() as conn:
+            conn.execute(delete(table).where(table.c.assignment == result.assignment,
+                                             table.c.student == result.student))
+            conn.execute(insert(table).values(
+                assignment=result.assignment, student=result.student, status=result.status,
+                max_score=result.max_score, parts=json.dumps(list(result.parts)), detail=result.detail,
+                graded_at=now))
+
+    def __exit__(self, *exc):
+        if self.gb is not None:
+            self.gb.close()
+            self.db.dispose()
+            self.warnings.__exit__(None, None, None)
+        return False

@@ -1,0 +1,76 @@
+"""The worker pool: grades jobs in parallel processes, each with its own sandbox zygote."""
+import multiprocessing
+import traceback
+from pathlib import Path
+
+from autograder import grading
+from autograder.progress import Progress
+from autograder.result import PartResult, Result
+from autograder.supervise import Zygote
+
+# Per worker process: its zygote and the checks modules it has imported, by assignment.
+_worker = {}
+
+
+def _init_worker(preload):
+    _worker["zygote"] = Zygote(preload)
+    _worker["checks"] = {}
+
+
+def _checks(assignment):
+    if assignment.name not in _worker["checks"]:
+        _worker["checks"][assignment.name] = assignment.checks_module()
+    return _worker["checks"][assignment.name]
+
+
+def _grade_job(job):
+    try:
+        return grading.grade(job, _worker["zygote"], _checks(job.assignment))
+    except Exception as exc:  # the grader's own failure: recorded, never lost
+        result = grader_error(job, exc)
+        _write_result(result, Path(job.autograded_dir))
+        return result
+
+
+def grader_error(job, exc):
+    """The Result for a job the grader itself failed on: every part 0, the traceback kept."""
+    assignment = job.assignment
+    message = "Not graded: the grader failed (your instructor has been told)."
+    parts = {name: PartResult(name, part.points, message=message) for name, part in assignment.parts.items()}
+    return Result(assignment.name, job.student, status="grader error", detail=f"{type(exc).__name__}: {exc}",
+                  trace=traceback.format_exc(), events=["grader error"], parts=parts,
+                  manual=dict(assignment.written))
+
+
+def _write_result(result, folder):
+    """Leave result.json for the feedback page, and no notebook from an earlier grading beside it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{result.assignment}.ipynb").unlink(missing_ok=True)
+        result.write(folder / "result.json")
+    except OSError as exc:  # the gradebook still gets the result; say where the page went
+        result.detail += f"; result.json could not be written: {exc}"
+
+
+def grade_all(jobs, workers, preload=(), progress_label="grading", on_result=None):
+    """Grade jobs in a pool of worker processes; results in job order.
+
+    on_result(result) runs in this process as each result arrives, while the workers go on.
+    """
+    if not jobs:
+        return []
+    # fork: workers start in milliseconds with this process's imports (they hold nothing secret:
+    # student code runs in processes forked from each worker's separate, clean zygote)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    progress = Progress(len(jobs), progress_label)
+    by_student = {}
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(tuple(preload),)) as pool:
+        for result in pool.imap_unordered(_grade_job, jobs):
+            by_student[result.student] = result
+            if on_result is not None:
+                on_result(result)
+            progress.step()
+        pool.close()
+        pool.join()
+    return [by_student[job.student] for job in jobs]
