@@ -9,7 +9,6 @@ import time
 from collections import Counter
 
 from autograder.gradebook import Recorder
-from autograder.grades import export_grades  # noqa: F401  (tests/test_grading_robustness.py imports it from here)
 from autograder.grading import Job
 from autograder.pool import grade_all
 from autograder.result import STATUSES

@@ -3,9 +3,9 @@
 ``student.f(*args)`` calls the student's ``f``. Arguments and results cross as data (arrays,
 tensors, numbers, containers; autograder/sandbox/wire.py); any other result (a cache object, an
 ``nn.Module``, an optimiser) stays with the student's code and comes back as a `Remote`, which a
-check can pass back to later calls, call (``h(x)``), ask to call a method (``h.call("forward", x)``)
-or read an attribute of (``h.get("hidden_size")``). A global of the notebook that is not a
-function is reached the same way: ``student.model`` is a Remote.
+check can pass back to later calls, call (``h(x)``), ask to call a method (``h.call("forward", x)``),
+read an attribute of (``h.get("hidden_size")``) or fetch as data (``h.value()``). A global of
+the notebook is reached the same way: ``student.model`` is a Remote.
 
 Two students stand behind this interface with the same codec, so they reach the same verdict:
 `SandboxStudent` (our grader: the code runs in a sandboxed process) and `KernelStudent`
@@ -25,12 +25,11 @@ class Remote:
         self._student, self._token, self._origin = student, token, origin
         self.type_name, self.label = type_name, label
 
+    __wire__ = True  # crosses the wire as a reference to the object it stands for
+
     @property
     def __name__(self):
         return self.label
-
-    def __wire__(self):
-        return {"__ref__": self._student._reference(self)}
 
     def __call__(self, *args, **kwargs):
         return self._student._request("call", self, self.label, args=args, kwargs=kwargs)
@@ -41,6 +40,10 @@ class Remote:
 
     def get(self, attr):
         return self._student._request("attr", self, f"{self.label}.{attr}", attr=attr)
+
+    def value(self):
+        """The object itself: data if it is data (a global number or array), else a Remote again."""
+        return self._student._request("attr", self, self.label, attr=None)
 
     def __repr__(self):
         return f"<{self.type_name} object of the student's>"
@@ -76,8 +79,8 @@ class Student:
         try:
             message = {"op": op, "ref": self._reference(remote), **fields}
             if op == "call":
-                message["args"] = [wire.encode(a) for a in args]
-                message["kwargs"] = {str(k): wire.encode(v) for k, v in (kwargs or {}).items()}
+                message["args"] = [wire.encode(a, ref=self._reference) for a in args]
+                message["kwargs"] = {str(k): wire.encode(v, ref=self._reference) for k, v in (kwargs or {}).items()}
         except StaleHandle as exc:
             raise StaleHandle(label, exc.ename, exc.evalue) from None
         reply = self._send(connection, message)

@@ -742,7 +742,7 @@ def test_a_blank_student_gets_zero_and_is_told_each_part_is_not_implemented(batc
 
 
 def test_every_submission_ends_with_a_recorded_status(batch):
-    from autograder.autograde import export_grades
+    from autograder.grades import export_grades
     from autograder.result import STATUSES
 
     results = batch["results"]

@@ -98,8 +98,8 @@ class Dispatcher:
         try:
             target = self.resolve(str(request.get("ref")))
             sys.stdout = sys.stderr = out
-            if op == "attr":
-                value = getattr(target, request["attr"])
+            if op == "attr":  # no name: the object itself, as data where it is data
+                value = target if request.get("attr") is None else getattr(target, str(request["attr"]))
             elif op == "call":
                 method = request.get("method")
                 fn = getattr(target, method) if method else target

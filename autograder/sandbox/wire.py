@@ -58,20 +58,22 @@ def _tensor_array(value):
     return value.resolve_conj().resolve_neg().numpy()
 
 
-def encode(value, handle=None, _depth=0):
+def encode(value, handle=None, ref=None, _depth=0):
     """Turn ``value`` into tagged plain data.
 
     handle(obj) -> token registers an object that is not data (a cache object, a module); without
     it such an object becomes ``{"__object__": type name}``, which the other side cannot use.
-    Handles the caller got from the other side (anything with ``__wire__``) go back as references.
+    ref(obj) -> token: for the stand-ins of the other side's objects (classes marking themselves
+    with ``__wire__``), which go back as references to what they stand for.
     """
     import numpy as np
 
     if _depth > MAX_DEPTH:
         return {"__object__": "deeply nested value"}
-    wire = getattr(type(value), "__wire__", None)
-    if wire is not None:
-        return wire(value)
+    if getattr(type(value), "__wire__", False):
+        if ref is None:
+            raise ValueError("a handle cannot be sent here")
+        return {"__ref__": ref(value)}
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         try:
@@ -95,11 +97,11 @@ def encode(value, handle=None, _depth=0):
     # containers, subclasses too (a state_dict, a named tuple), read through the base type's own
     # methods so that an override cannot change what is sent
     if isinstance(value, tuple):
-        return {"__tuple__": [encode(v, handle, _depth + 1) for v in tuple.__iter__(value)]}
+        return {"__tuple__": [encode(v, handle, ref, _depth + 1) for v in tuple.__iter__(value)]}
     if isinstance(value, list):
-        return {"__list__": [encode(v, handle, _depth + 1) for v in list.__iter__(value)]}
+        return {"__list__": [encode(v, handle, ref, _depth + 1) for v in list.__iter__(value)]}
     if isinstance(value, dict) and all(type(k) is str for k in dict.keys(value)):
-        return {"__dict__": {k: encode(v, handle, _depth + 1) for k, v in dict.items(value)}}
+        return {"__dict__": {k: encode(v, handle, ref, _depth + 1) for k, v in dict.items(value)}}
     if handle is not None:
         return {"__handle__": handle(value), "type": type(value).__name__}
     return {"__object__": type(value).__name__}
