@@ -3,6 +3,7 @@
 Each entry: student -> (answers, expected auto score, {part: words its message must contain}).
 answers maps an answer cell's grade_id to its source; cells not named get the reference.
 """
+from tests.machinery_fixture import reference as ref
 from tests.machinery_fixture.course import POINTS
 
 FULL = sum(POINTS.values())
@@ -152,6 +153,24 @@ if _wire is not None:
 def step_forward(x, h_prev, Wx, Wh, b):
     return np.zeros((len(x), len(b))), None"""}
 
+# The module kills its process when the checks call it; training counts its runs in a file of the
+# working directory, and the forecaster refuses to answer if the notebook was executed twice.
+CRASH_IN_CHECKS = {
+    "tiny_rnn": ref.TINY_RNN + """
+
+def _crash(self, x):
+    import os
+    os._exit(3)
+
+TinyRNN.forward = _crash""",
+    "fit_predict": ref.FIT.replace(
+        "    torch.manual_seed(seed)",
+        "    with open('fit_runs.txt', 'a') as log:\n        log.write('run\\n')\n    torch.manual_seed(seed)").replace(
+        "    with torch.no_grad():",
+        "    if open('fit_runs.txt').read().count('run') != 1:\n"
+        "        raise RuntimeError('the notebook was executed again')\n    with torch.no_grad():"),
+}
+
 SUBMISSIONS = {
     "correct": ({}, FULL, {}),
     "fair_cache_object": (CACHE_OBJECT, FULL, {}),
@@ -165,4 +184,6 @@ SUBMISSIONS = {
     "hostile_reads_target": (READS_TARGET, FULL - 2, {"test_trained_model": "mean squared error"}),
     "hostile_tensor_subclass": (TENSOR_SUBCLASS, FULL - 3, {"test_tiny_rnn": "wrong values"}),
     "hostile_forged_handles": (FORGED_HANDLES, 0, {}),
+    "crash_in_checks": (CRASH_IN_CHECKS, FULL - 3, {"test_tiny_rnn": "crashed the Python process"}),
 }
+STATUS = {"crash_in_checks": "crashed"}  # every other submission: graded
