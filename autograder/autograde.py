@@ -62,7 +62,7 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None):
     started = time.monotonic()
     with Recorder(course) as recorder:
         results = grade_all(jobs, workers, manifest.preload, f"grading {assignment}",
-                            on_result=recorder.add)
+                            on_result=recorder.add, on_start=recorder.prepare)
     print_summary(assignment, results, time.monotonic() - started, workers, course)
     return results
 

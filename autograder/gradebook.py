@@ -142,11 +142,24 @@ def _auto_score(result, grade_id):
 class Recorder:
     """Writes each result's scores into nbgrader's gradebook and its outcome into our table.
 
-    Opened lazily on the first result, so importing nbgrader overlaps with the first gradings.
+    Importing nbgrader takes seconds: `prepare` does it in a thread while the workers start,
+    and the gradebook is opened on the first result.
     """
 
     def __init__(self, course):
         self.course, self.gb = course, None
+        self._importing = None
+
+    def prepare(self):
+        """Import nbgrader's gradebook in the background (call once the workers are forked)."""
+        import threading
+
+        def load():
+            import nbgrader.api  # noqa: F401
+            import sqlalchemy  # noqa: F401
+
+        self._importing = threading.Thread(target=load, daemon=True)
+        self._importing.start()
 
     def __enter__(self):
         return self
@@ -166,6 +179,8 @@ class Recorder:
 
     def add(self, result):
         if self.gb is None:
+            if self._importing is not None:
+                self._importing.join()
             self._open()
         self._save_scores(result)
         self._save_outcome(result)

@@ -13,8 +13,10 @@ _worker = {}
 
 
 def _init_worker(preload):
-    _worker["zygote"] = Zygote(preload)
+    _worker["zygote"] = Zygote(preload)  # imports in its own process while this one goes on
     _worker["checks"] = {}
+    if "torch" in preload:  # tensors from the student's code arrive as torch tensors here too
+        import torch  # noqa: F401
 
 
 def _checks(assignment):
@@ -52,9 +54,10 @@ def _write_result(result, folder):
         result.detail += f"; result.json could not be written: {exc}"
 
 
-def grade_all(jobs, workers, preload=(), progress_label="grading", on_result=None):
+def grade_all(jobs, workers, preload=(), progress_label="grading", on_result=None, on_start=None):
     """Grade jobs in a pool of worker processes; results in job order.
 
+    on_start() runs in this process once the workers are forked (work to overlap with theirs);
     on_result(result) runs in this process as each result arrives, while the workers go on.
     """
     if not jobs:
@@ -66,6 +69,8 @@ def grade_all(jobs, workers, preload=(), progress_label="grading", on_result=Non
     progress = Progress(len(jobs), progress_label)
     by_student = {}
     with ctx.Pool(workers, initializer=_init_worker, initargs=(tuple(preload),)) as pool:
+        if on_start is not None:
+            on_start()
         for result in pool.imap_unordered(_grade_job, jobs):
             by_student[result.student] = result
             if on_result is not None:
