@@ -88,7 +88,7 @@ def main(argv=None):
             drift = sync(course.source_notebook(assignment), course.assignment(assignment), write=args.write)
             for grade_id in drift:
                 drifted = True
-                print(f"{assignment}: cell {grade_id} {'rewritten from' if args.write else 'differs from'} solutions/")
+                print(f"{assignment}: cell {grade_id} {'rewritten from' if args.write else 'differs from'} solutions/ or the manifest")
         if drifted and not args.write:
             print("run `python -m autograder sync --write` to copy solutions/ into the notebooks")
             return 1
