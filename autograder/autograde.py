@@ -12,7 +12,8 @@ from autograder.gradebook import Recorder
 from autograder.grading import Job
 from autograder.pool import grade_all
 from autograder.result import STATUSES
-from autograder.supervise import Limits, isolation_available
+from autograder.sandbox.isolation import userns_available
+from autograder.supervise import Limits, isolation_mode
 
 
 def make_jobs(course, assignment, limits):
@@ -40,6 +41,14 @@ def _job(course, manifest, student, limits, hide):
                limits=limits, reason=reason, hide=hide)
 
 
+def warn_unless_isolated():
+    """Say plainly when student code will not be sandboxed (README, 'What the grader enforces')."""
+    if isolation_mode(os.geteuid() != 0 and userns_available()) is None:
+        print("warning: this machine allows neither root nor user namespaces (or RNN_SANDBOX=off): "
+              "student code runs with resource limits only, and can read and write whatever you can "
+              "(see README, 'What the grader enforces')", file=sys.stderr)
+
+
 def autograde(course, assignment, jobs_count=None, limits=None, students=None):
     """Grade the submissions of ``assignment`` (only ``students`` if given); returns their Results."""
     from autograder.course import release
@@ -55,10 +64,7 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None):
         print(f"no submissions of {assignment} in {course.path('submitted')}: run `make collect` first")
         return []
     workers = max(1, min(jobs_count or os.cpu_count() or 1, len(jobs)))
-    if not isolation_available():
-        print("warning: not running as root on Linux: student code runs with resource limits but "
-              "without namespaces or a separate user (see README, 'What the grader enforces')",
-              file=sys.stderr)
+    warn_unless_isolated()
     started = time.monotonic()
     with Recorder(course) as recorder:
         results = grade_all(jobs, workers, manifest.preload, f"grading {assignment}",

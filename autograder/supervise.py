@@ -36,8 +36,18 @@ class Limits:
 
 
 def isolation_available():
-    """Namespaces and a uid switch need root; without them the sandbox only limits resources."""
-    return os.geteuid() == 0 and sys.platform.startswith("linux")
+    """As root the sandbox switches to a uid of its own; without root it needs user namespaces
+    (see `Zygote.isolation`, which knows whether this machine allows them)."""
+    return sys.platform.startswith("linux")
+
+
+def isolation_mode(userns_allowed):
+    """"root", "userns" or None (resource limits only): see autograder/sandbox/isolation.py."""
+    if not sys.platform.startswith("linux") or os.environ.get("RNN_SANDBOX") == "off":
+        return None
+    if os.geteuid() == 0:
+        return "root"
+    return "userns" if userns_allowed else None
 
 
 class Zygote:
@@ -58,13 +68,22 @@ class Zygote:
         self._hello = None
 
     @property
-    def footprint_mb(self):
-        """The zygote's virtual memory after its imports: every child starts with this much."""
+    def hello(self):
         if self._hello is None:
             self._hello = json.loads(self.ctrl.recv(1 << 16))
             if not self._hello.get("ready"):
                 raise RuntimeError(f"the sandbox's zygote could not start: {self._hello.get('error')}")
-        return self._hello["vm_mb"]
+        return self._hello
+
+    @property
+    def footprint_mb(self):
+        """The zygote's virtual memory after its imports: every child starts with this much."""
+        return self.hello["vm_mb"]
+
+    @property
+    def isolation(self):
+        """How its children are cut off from the host: "root", "userns" or None."""
+        return isolation_mode(self.hello.get("userns"))
 
     def fork(self, config):
         self.footprint_mb  # noqa: B018  (wait for the imports before the first fork)
@@ -202,10 +221,10 @@ class Sandbox(Connection):
     def __init__(self, zygote, uid, limits, hide, deadline):
         super().__init__(limits, deadline)
         self.zygote, self.uid = zygote, uid
-        isolate = isolation_available()
+        isolate = zygote.isolation
         keep = {sys.prefix, sys.base_prefix, sys.exec_prefix}
         self.config = {
-            "isolate": isolate, "uid": uid if isolate else os.getuid(),
+            "isolate": isolate, "uid": uid if isolate == "root" else os.getuid(),
             "hide": [str(p) for p in hide], "keep": sorted(keep),
             "memory_mb": limits.memory_mb + zygote.footprint_mb, "tmp_mb": limits.tmp_mb,
             "workdir": "/tmp/work" if isolate else None,
@@ -225,10 +244,13 @@ class Sandbox(Connection):
         if self.pid is None:
             return
         try:
-            os.killpg(self.pid, signal.SIGKILL)
+            if self.config["isolate"]:  # its keeper ends it and waits until its PID namespace is empty
+                os.kill(self.pid, signal.SIGTERM)
+            else:
+                os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if self.config["isolate"]:
+        if self.config["isolate"] == "root":
             _kill_uid(self.uid)
         self.exit_code = self.zygote.wait(self.pid)
         if self.sock is not None:

@@ -115,9 +115,10 @@ def child_main(sock, config):
         os.dup2(devnull, fd)
     os.closerange(3, sock.fileno())
     os.closerange(sock.fileno() + 1, 1 << 16)
-    if config.get("isolate"):
-        isolate(config["hide"], config["keep"], config["tmp_mb"])
-    drop_privileges(config["uid"], config["memory_mb"], config["workdir"])
+    mode = config.get("isolate")
+    if mode:
+        isolate(mode, config["uid"], config["keep"], config["tmp_mb"])
+    drop_privileges(mode, config["uid"], config["memory_mb"], config["workdir"])
     under = lambda path, roots: any(path == r or path.startswith(r + os.sep) for r in roots)
     hidden, kept = outermost(config["hide"]), [os.path.realpath(k) for k in config["keep"]]
     sys.path[:] = [p for p in sys.path

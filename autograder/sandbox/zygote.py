@@ -3,7 +3,8 @@
 Started by the grader (autograder/supervise.py, Zygote) as
 ``python -m autograder.sandbox.zygote <socket fd> [module ...]``. It imports the preloaded
 modules single-threaded, reports its memory footprint (so the grader can set each child's
-memory limit above it), then forks one child per submission and reaps them on request.
+memory limit above it) and whether it may make user namespaces (the sandbox without root), then
+forks one child per submission and reaps them on request.
 """
 import json
 import os
@@ -90,8 +91,11 @@ def serve(ctrl):
 def main(argv):
     ctrl = socket.socket(fileno=int(argv[0]))
     try:
+        from autograder.sandbox.isolation import userns_available
+
+        userns = os.getuid() != 0 and userns_available()  # tried before any import starts a thread
         preload([m for m in argv[1:] if m])
-        ctrl.send(json.dumps({"ready": True, "vm_mb": _vm_mb()}).encode())
+        ctrl.send(json.dumps({"ready": True, "vm_mb": _vm_mb(), "userns": userns}).encode())
     except BaseException as exc:
         ctrl.send(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
         return
