@@ -10,8 +10,9 @@ import html
 
 import nbformat
 
-from autograder.gradebook import read_scores, total_score
-from autograder.result import Result
+from autograder.gradebook import read_outcomes, read_scores, total_score
+from autograder.received import clean, describe
+from autograder.result import PartResult, Result
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Feedback: {assignment} ({student})</title>
@@ -81,10 +82,15 @@ def render(result, notebook_path, scores):
     rows += [_written_row(grade_id, points, scores.get(grade_id)) for grade_id, points in result.manual.items()]
     pending = not all(_is_graded(scores.get(grade_id)) for grade_id in result.manual)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    body = "<p>(no notebook: nothing could be run)</p>"
+    if result.status == "unreadable":
+        body = "<p>(no notebook: nothing could be run)</p>"
+    else:
+        body = "<p>(the notebook as graded could not be shown: ask your instructor)</p>"
     if notebook_path.exists():
-        exporter = HTMLExporter(template_name="basic")
-        body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+        try:
+            body, _ = HTMLExporter(template_name="basic").from_notebook_node(nbformat.read(notebook_path, as_version=4))
+        except Exception as exc:  # a damaged file costs its own display, never the page
+            body = f"<p>(the notebook as graded could not be shown: {html.escape(describe(exc)[:300])})</p>"
     return PAGE.format(
         assignment=html.escape(result.assignment), student=html.escape(result.student),
         status=html.escape(result.status), score=total_score(scores), max_score=result.max_score,
@@ -97,16 +103,35 @@ def write_feedback(course, assignment):
     from nbgrader.api import Gradebook
 
     folder = course.path("autograded")
-    students = sorted(p.parent.name for p in folder.glob(f"*/{assignment}")
-                      if (p / "result.json").exists())
+    outcomes = {o.student: o for o in read_outcomes(course.db_url) if o.assignment == assignment}
+    students = sorted({p.parent.name for p in folder.glob(f"*/{assignment}") if (p / "result.json").exists()}
+                      | set(outcomes))
     with Gradebook(course.db_url) as gb:
         scores = read_scores(gb, assignment)
     written = []
     for student in students:
         graded = folder / student / assignment
-        page = render(Result.read(graded / "result.json"), graded / f"{assignment}.ipynb", scores.get(student, {}))
+        result = _read_result(graded / "result.json", outcomes.get(student), course, assignment)
+        page = render(result, graded / f"{assignment}.ipynb", scores.get(student, {}))
         out = course.path("feedback", student, assignment, f"{assignment}.html")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page)
+        out.write_text(clean(page), encoding="utf-8")
         written.append(out)
     return written
+
+
+MISSING_REPORT = "The grader's report on this part is missing: ask your instructor."
+
+
+def _read_result(path, outcome, course, assignment):
+    """The submission's result.json; if it is missing or damaged, what the gradebook's outcome table says."""
+    try:
+        return Result.read(path).make_safe()
+    except Exception:  # the page is still written, from the gradebook's record
+        pass
+    manifest = course.assignment(assignment)
+    names = outcome.parts if outcome is not None else list(manifest.parts)
+    parts = {g: PartResult(g, manifest.parts[g].points if g in manifest.parts else 0.0, message=MISSING_REPORT)
+             for g in names}
+    return Result(assignment, path.parent.parent.name, status=outcome.status if outcome else "grader error",
+                  parts=parts, manual=dict(manifest.written))

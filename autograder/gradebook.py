@@ -11,6 +11,8 @@ import json
 import warnings
 from dataclasses import dataclass
 
+from autograder.received import DETAIL_CHARS, cap
+
 OUTCOME_TABLE = "rnn_course_outcome"
 
 
@@ -206,7 +208,8 @@ class Recorder:
                                              table.c.student == result.student))
             conn.execute(insert(table).values(
                 assignment=result.assignment, student=result.student, status=result.status,
-                max_score=result.max_score, parts=json.dumps(list(result.parts)), detail=result.detail,
+                max_score=result.max_score, parts=json.dumps(list(result.parts)),
+                detail=cap(result.detail, DETAIL_CHARS),  # capped and writable, whoever made the result
                 graded_at=now))
 
     def __exit__(self, *exc):

@@ -9,6 +9,7 @@ import csv
 from pathlib import Path
 
 from autograder.gradebook import read_outcomes, read_scores, total_score
+from autograder.received import clean
 
 LEADING_COLUMNS = ["assignment", "student", "status", "score", "max_score", "auto_score", "manual_score",
                    "needs_manual_grading"]
@@ -46,7 +47,7 @@ def _in_first_seen_order(names):
 
 def _write_csv(out, columns, rows):
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as handle:
+    with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: clean(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)

@@ -6,6 +6,7 @@ executed notebook, reaching the student's code through `SandboxStudent`.
 """
 import os
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,9 +14,15 @@ import nbformat
 
 from autograder.assemble import Unreadable, assemble, nbgrader_meta, read_submission
 from autograder.checking import CheckFailed, StudentCodeError, StudentDied, StudentTimeout, explain_error
+from autograder.received import (MESSAGE_CHARS, NOTE_CHARS, OUTPUT_CHARS, cap, cell_outputs, check_notebook_file,
+                                 clean, describe)
 from autograder.result import STATUSES, PartResult, Result
 from autograder.student import SandboxStudent
 from autograder.supervise import UID_BASE, Limits, Run
+
+NOT_CHECKED = "Not graded: the grader failed before checking this part (your instructor has been told)."
+GRADER_FAILED = ("the grader itself failed while grading this submission (your instructor has been told): "
+                 "the parts it had checked keep their scores, the others say they were not graded")
 
 
 @dataclass
@@ -59,22 +66,29 @@ def _check_part(check, student, run):
                        "has been told."), f"{type(exc).__name__}: {exc}"
 
 
-def run_checks(assignment, checks, run):
-    """grade_id -> PartResult for every autograded part, and the grader's own errors."""
-    parts, errors = {}, []
+def run_checks(assignment, checks, run, parts=None, errors=None):
+    """Check every autograded part in order: (grade_id -> PartResult, the grader's own errors).
+
+    ``parts`` and ``errors``, when given, are filled in place as each part is checked, so whoever
+    holds them keeps what was found before a failure of the grader itself.
+    """
+    parts = {} if parts is None else parts
+    errors = [] if errors is None else errors
+    checked = {}
     student = SandboxStudent(run)
     for name, spec in assignment.parts.items():
         part = PartResult(title(checks, name), spec.points)
-        passed, part.message, error = _check_part(getattr(checks, name, None), student, run)
+        passed, message, error = _check_part(getattr(checks, name, None), student, run)
+        part.message = cap(message, MESSAGE_CHARS)
         if passed:
             part.score = spec.points
         if error:
-            errors.append(f"{name}: {error}")
-        failed_before = [parts[d].title for d in spec.depends if d in parts and not parts[d].passed]
+            errors.append(f"{name}: {cap(error, OUTPUT_CHARS)}")
+        failed_before = [checked[d].title for d in spec.depends if d in checked and not checked[d].passed]
         if not passed and failed_before:
             part.message += (f"\nNote: this part calls your code from {' and '.join(failed_before)}, "
                              "which did not pass; fixing that first may fix this part too.")
-        parts[name] = part
+        checked[name] = parts[name] = part
     return parts, errors
 
 
@@ -106,60 +120,99 @@ def autograded_notebook(template, cells, outputs, parts):
     return nb
 
 
-def _event_details(run):
+def _event_details(run, outputs):
     details = []
     for index in sorted(run.bad_cells):
-        reply = run.outputs.get(index, {})
+        reply = outputs.get(index, {})
         details.append(f"cell {index + 1}: {reply.get('evalue', 'stopped')}")
-    for index, reply in sorted(run.outputs.items()):
+    for index, reply in sorted(outputs.items()):
         if reply.get("memory") and index not in run.bad_cells:
             details.append(f"cell {index + 1}: MemoryError (over the {run.limits.memory_mb} MB limit)")
     return details
 
 
 def grade(job, zygote, checks):
-    """Grade one submission; always returns a Result (never raises for the student's sake)."""
+    """Grade one submission; always returns a Result (never raises for the student's sake).
+
+    The Result is filled in step by step, each part as soon as it is checked, so a failure of the
+    grader itself (a bug, a full disk) keeps what was found before it: the status becomes
+    "grader error", the parts not checked say so, and the traceback is kept in ``trace``.
+    """
     started = time.monotonic()
     assignment = job.assignment
-    template = nbformat.read(job.release, as_version=4)
-    result = Result(assignment.name, job.student, manual=dict(assignment.written))
-    blank = {name: PartResult(title(checks, name), spec.points) for name, spec in assignment.parts.items()}
+    result = Result(assignment.name, job.student, manual=dict(assignment.written),
+                    parts={name: PartResult(title(checks, name), spec.points, message=NOT_CHECKED)
+                           for name, spec in assignment.parts.items()})
     out_dir = Path(job.autograded_dir)
+    try:
+        _grade_into(result, job, zygote, checks, out_dir)
+    except Exception as exc:  # the grader's own failure: recorded for the instructor, never lost
+        grader_failed(result, exc)
+    return _finish(result, started, out_dir)
+
+
+def _grade_into(result, job, zygote, checks, out_dir):
+    """The steps of `grade`; each records what it found in ``result`` before the next one starts."""
+    assignment = job.assignment
+    notebook = out_dir / f"{assignment.name}.ipynb"
     out_dir.mkdir(parents=True, exist_ok=True)
+    notebook.unlink(missing_ok=True)  # never a notebook of an earlier grading beside this result
     try:
         if job.submission is None:
             raise Unreadable(job.reason or "no notebook was submitted")
+        check_notebook_file(job.submission)
         submitted = read_submission(job.submission)
     except Unreadable as exc:
-        for part in blank.values():
-            part.message = f"Not graded: {exc}."
-        result.status, result.detail, result.parts = "unreadable", str(exc), blank
-        return _finish(result, started, out_dir)
+        reason = cap(exc, NOTE_CHARS)
+        for part in result.parts.values():
+            part.message = f"Not graded: {reason}."
+        result.status, result.detail = "unreadable", reason
+        return
 
+    template = nbformat.read(job.release, as_version=4)
     cells, notes, tampering = assemble(template, submitted)
     result.notes = ([job.note] if job.note else []) + notes + tampering
     events = {"tampered"} if tampering else set()
+    errors = []
     run = Run(zygote, UID_BASE + os.getpid(), job.limits, job.hide, cells, str(out_dir / ".work"))
     try:
         run.execute()
-        parts, errors = run_checks(assignment, checks, run)
-    except RuntimeError as exc:  # the sandbox itself failed: the grader's problem, say so
-        for part in blank.values():
-            part.message = "Not graded: the grader failed."
-        parts, errors = blank, [str(exc)]
+        run_checks(assignment, checks, run, result.parts, errors)
     finally:
+        result.events = sorted(events | run.events)  # what the student's code did, kept whatever happens next
         run.close()
-    events |= run.events
     if errors:
-        events.add("grader error")
-    result.parts, result.events, result.status = parts, sorted(events), _status(events)
-    result.detail = "; ".join(errors + result.notes + _event_details(run))
-    nb = autograded_notebook(template, cells, run.outputs, parts)
-    nbformat.write(nb, str(out_dir / f"{assignment.name}.ipynb"))
-    return _finish(result, started, out_dir)
+        result.events = sorted(set(result.events) | {"grader error"})
+    result.status = _status(result.events)
+    outputs = cell_outputs(run.outputs)
+    result.detail = "; ".join(errors + result.notes + _event_details(run, outputs))
+    _write_notebook(autograded_notebook(template, cells, outputs, result.parts), notebook)
+
+
+def grader_failed(result, exc):
+    """Record a failure of the grader in ``result``: what was found before it stays as it is."""
+    result.events = sorted(set(result.events) | {"grader error"})
+    result.status = _status(result.events)
+    result.detail = "; ".join(filter(None, [f"the grader failed: {describe(exc)}", result.detail]))
+    result.trace = traceback.format_exc()
+    result.notes.append(GRADER_FAILED)
+
+
+def _write_notebook(nb, path):
+    """Write the autograded notebook whole or not at all, as text that UTF-8 can hold."""
+    text = clean(nbformat.writes(nb))
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _finish(result, started, out_dir):
     result.seconds = round(time.monotonic() - started, 3)
-    result.write(out_dir / "result.json")
+    try:
+        result.write(out_dir / "result.json")  # capped and cleaned first (Result.write)
+    except OSError as exc:  # the gradebook still gets the result; the feedback falls back on it
+        result.detail += f"; result.json could not be written: {exc}"
     return result

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from autograder import grading
 from autograder.progress import Progress
+from autograder.received import describe
 from autograder.result import PartResult, Result
 from autograder.supervise import Zygote
 
@@ -28,20 +29,20 @@ def _checks(assignment):
 def _grade_job(job):
     try:
         return grading.grade(job, _worker["zygote"], _checks(job.assignment))
-    except Exception as exc:  # the grader's own failure: recorded, never lost
+    except Exception as exc:  # failed before grade() held anything (e.g. the checks did not import)
         result = grader_error(job, exc)
         _write_result(result, Path(job.autograded_dir))
         return result
 
 
 def grader_error(job, exc):
-    """The Result for a job the grader itself failed on: every part 0, the traceback kept."""
+    """The Result for a job the grader failed on before checking anything: every part 0, the traceback kept."""
     assignment = job.assignment
-    message = "Not graded: the grader failed (your instructor has been told)."
-    parts = {name: PartResult(name, part.points, message=message) for name, part in assignment.parts.items()}
-    return Result(assignment.name, job.student, status="grader error", detail=f"{type(exc).__name__}: {exc}",
+    parts = {name: PartResult(name, part.points, message=grading.NOT_CHECKED)
+             for name, part in assignment.parts.items()}
+    return Result(assignment.name, job.student, status="grader error", detail=f"the grader failed: {describe(exc)}",
                   trace=traceback.format_exc(), events=["grader error"], parts=parts,
-                  manual=dict(assignment.written))
+                  manual=dict(assignment.written), notes=[grading.GRADER_FAILED])
 
 
 def _write_result(result, folder):

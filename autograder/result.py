@@ -8,6 +8,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.received import DETAIL_CHARS, MAX_NOTES, MESSAGE_CHARS, NOTE_CHARS, TRACE_CHARS, cap
+
 # What a status means, most severe first; a submission's status is its most severe event.
 STATUSES = ["unreadable", "grader error", "crashed", "out of memory", "timed out", "tampered", "graded"]
 
@@ -56,7 +58,21 @@ class Result:
         data["parts"] = {g: PartResult(**p) for g, p in data.get("parts", {}).items()}
         return cls(**data)
 
+    def make_safe(self):
+        """Cap and clean, in place, every text that may quote the student (autograder/received.py):
+        what is written to result.json is what the gradebook, the CSV and the feedback page get."""
+        for part in self.parts.values():
+            part.title, part.message = cap(part.title, 200), cap(part.message, MESSAGE_CHARS)
+        if len(self.notes) > MAX_NOTES:  # the last note (e.g. that the grader failed) stays
+            self.notes = self.notes[:MAX_NOTES - 2] + [f"({len(self.notes) - MAX_NOTES + 1} more notes not shown)",
+                                                       self.notes[-1]]
+        self.notes = [cap(note, NOTE_CHARS) for note in self.notes]
+        self.detail, self.trace = cap(self.detail, DETAIL_CHARS), cap(self.trace, TRACE_CHARS)
+        self.events = [cap(event, 100) for event in self.events]
+        return self
+
     def write(self, path):
+        self.make_safe()
         Path(path).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=True))
 
     @classmethod

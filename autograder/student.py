@@ -14,6 +14,7 @@ Two students stand behind this interface with the same codec, so they reach the 
 import json
 
 from autograder.checking import StudentCodeError
+from autograder.received import cap
 from autograder.sandbox import wire
 from autograder.sandbox.dispatch import Dispatcher
 
@@ -85,8 +86,10 @@ class Student:
             raise StaleHandle(label, exc.ename, exc.evalue) from None
         reply = self._send(connection, message)
         if not reply.get("ok"):
-            raise StudentCodeError(label, reply.get("ename", "Error"), reply.get("evalue", ""),
-                                   reply.get("traceback", ""), reply.get("missing", False), reply.get("memory", False))
+            # capped here too: the student's process capped them, but that process is the student's
+            raise StudentCodeError(label, cap(reply.get("ename", "Error"), 100), cap(reply.get("evalue", "")),
+                                   cap(reply.get("traceback", "")), reply.get("missing", False),
+                                   reply.get("memory", False))
         try:
             return wire.decode(reply["value"], handle=lambda token, type_name: Remote(
                 self, token, type_name, type_name, origin=connection))
