@@ -8,6 +8,7 @@ its autograded parts in order. It holds no score.
 """
 import datetime
 import json
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -151,6 +152,7 @@ class Recorder:
     def __init__(self, course):
         self.course, self.gb = course, None
         self._importing = None
+        self.failed = []  # (student, error): results the gradebook would not take
 
     def prepare(self):
         """Import nbgrader's gradebook in the background (call once the workers are forked)."""
@@ -184,8 +186,14 @@ class Recorder:
             if self._importing is not None:
                 self._importing.join()
             self._open()
-        self._save_scores(result)
-        self._save_outcome(result)
+        try:
+            self._save_scores(result)
+            self._save_outcome(result)
+        except Exception as exc:  # one result the database refuses never stops the others
+            self.gb.db.rollback()
+            self.failed.append((result.student, f"{type(exc).__name__}: {exc}"))
+            print(f"\nerror: the result of {result.student} could not be written to the gradebook "
+                  f"({type(exc).__name__}: {exc}); it is in its result.json", file=sys.stderr)
 
     def _save_scores(self, result):
         self.gb.update_or_create_student(result.student)

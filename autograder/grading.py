@@ -61,7 +61,7 @@ def _check_part(check, student, run):
     except StudentDied:
         return False, ("Your code crashed the Python process (or exceeded the grader's "
                        "limits) while this part was checked."), None
-    except Exception as exc:  # a bug in a check: never blame the student silently
+    except (Exception, SystemExit) as exc:  # a bug in a check: never blame the student silently
         return False, ("The grader could not check this part (an internal error); your instructor "
                        "has been told."), f"{type(exc).__name__}: {exc}"
 
@@ -146,7 +146,7 @@ def grade(job, zygote, checks):
     out_dir = Path(job.autograded_dir)
     try:
         _grade_into(result, job, zygote, checks, out_dir)
-    except Exception as exc:  # the grader's own failure: recorded for the instructor, never lost
+    except (Exception, SystemExit) as exc:  # the grader's own failure: recorded, never lost
         grader_failed(result, exc)
     return _finish(result, started, out_dir)
 

@@ -310,3 +310,30 @@ def test_a_lost_result_or_a_damaged_notebook_still_gets_a_feedback_page(batch, t
     page = lambda student: course.path("feedback", student, ASSIGNMENT, f"{ASSIGNMENT}.html").read_text()
     assert "report on this part is missing" in page(lost) and f"{FULL:g} / {MAX_SCORE:g}" in page(lost)
     assert "could not be shown" in page(damaged) and "All checks passed." in page(damaged)
+
+
+def test_a_result_the_gradebook_refuses_never_stops_the_others(released_course, tmp_path, monkeypatch, capsys):
+    from autograder.autograde import autograde
+    from autograder.gradebook import Recorder, read_scores
+
+    course = Course(shutil.copytree(released_course.root, tmp_path / "course"))
+    inbox = write_submissions(tmp_path / "inbox", {s: build_submission(course, None, ASSIGNMENT)
+                                                   for s in ("a_first", "b_refused", "c_last")}, ASSIGNMENT)
+    collect(course, ASSIGNMENT, inbox)
+    save = Recorder._save_outcome
+
+    def refuse_one(self, result):  # as a database constraint or a dropped connection would
+        if result.student == "b_refused":
+            raise RuntimeError("simulated database error")
+        save(self, result)
+
+    monkeypatch.setattr(Recorder, "_save_outcome", refuse_one)
+    results = {r.student: r for r in autograde(course, ASSIGNMENT, 1, limits=LIMITS)}
+    assert [results[s].score for s in sorted(results)] == [FULL, FULL, FULL]
+    assert "b_refused could not be written to the gradebook" in capsys.readouterr().err
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        scores = read_scores(gb, ASSIGNMENT)
+    for student in ("a_first", "c_last"):  # recorded, before and after the refused one
+        assert sum(scores[student][g].auto_score for g in POINTS) == FULL, scores
