@@ -313,11 +313,14 @@ def test_the_sandbox_holds_without_root():
     # in a private mount namespace, that folder is shown to the user with only the Python in it,
     # as on a machine with a system-wide Python.
     script = ["set -e"]
-    for n, (folder, child) in enumerate(_blocked_ancestors([sys.prefix, sys.base_prefix, REPO])):
-        stage = f"/run/rnn-sandbox-stage{n}"
-        script += [f"mkdir -p {stage}", f"mount --bind '{folder}/{child}' {stage}",
-                   f"mount -t tmpfs -o mode=755 tmpfs '{folder}'", f"mkdir -p '{folder}/{child}'",
-                   f"mount --move {stage} '{folder}/{child}'"]
+    blocked = {}
+    for folder, child in _blocked_ancestors([sys.prefix, sys.base_prefix, REPO]):
+        blocked.setdefault(folder, []).append(child)
+    for n, (folder, children) in enumerate(sorted(blocked.items())):
+        stages = [(f"/run/rnn-sandbox-stage{n}-{k}", child) for k, child in enumerate(children)]
+        script += [f"mkdir -p {stage} && mount --bind '{folder}/{child}' {stage}" for stage, child in stages]
+        script.append(f"mount -t tmpfs -o mode=755 tmpfs '{folder}'")
+        script += [f"mkdir -p '{folder}/{child}' && mount --move {stage} '{folder}/{child}'" for stage, child in stages]
     env = f"HOME={own} PATH={Path(sys.executable).parent}:/usr/bin:/bin PYTHONPATH={REPO} " \
           "PYTHONDONTWRITEBYTECODE=1 RNN_SANDBOX_TEST_USER=1"
     script.append(f"exec setpriv --reuid={uid} --regid={uid} --clear-groups env {env} {sys.executable} -m pytest "
