@@ -149,6 +149,8 @@ def _enter_root(paths, uid, tmp_mb):
     devices = {d: os.open(f"/dev/{d}", os.O_PATH | os.O_CLOEXEC) for d in DEVICES if os.path.exists(f"/dev/{d}")}
     root = "/tmp"
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    os.makedirs(root + "/tmp")  # first: a Python installation under the host's /tmp is bound inside it
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     for path, target in sorted(links.items()):
         if not os.path.lexists(root + path):
             os.symlink(target, _place(root, path))
@@ -168,14 +170,12 @@ def _enter_root(paths, uid, tmp_mb):
     for name, target in {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
                          "stderr": "/proc/self/fd/2"}.items():
         os.symlink(target, root + f"/dev/{name}")
-    os.makedirs(root + "/dev/shm")
+    os.makedirs(root + "/dev/shm", exist_ok=True)
     _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    os.makedirs(root + "/tmp")
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     os.makedirs(root + "/etc", exist_ok=True)
     _write(root + "/etc/passwd", f"student:x:{uid}:{uid}:student:{SANDBOX_HOME}:/nonexistent\n")
     _write(root + "/etc/group", f"student:x:{uid}:\n")
-    os.makedirs(root + "/proc")
+    os.makedirs(root + "/proc", exist_ok=True)
     # our own PID namespace's /proc; mounted while the host's /proc is still in view, as the kernel
     # requires inside a user namespace
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
