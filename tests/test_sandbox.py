@@ -336,3 +336,33 @@ def test_the_sandbox_holds_without_root():
     passed = int(re.search(r"(\d+) passed", last).group(1))
     # this file's three and every robustness test ran (none skipped for want of isolation)
     assert passed >= 3 + 38 and "failed" not in last and "error" not in last and re.search(r"\b1 skipped", last), last
+
+
+def test_a_python_installation_under_the_hosts_tmp_stays_visible(tmp_path):
+    """A checkout (and its .venv) under /tmp is kept, read-only, inside the private /tmp."""
+    import time
+
+    from autograder.supervise import UID_BASE, Sandbox, Zygote
+
+    kept = Path(tempfile.mkdtemp(prefix="rnn-kept-", dir="/tmp"))
+    try:
+        (kept / "marker.txt").write_text("visible")
+        os.chmod(kept, 0o755)
+        os.chmod(kept / "marker.txt", 0o644)
+        zygote = Zygote(["numpy"])
+        box = Sandbox(zygote, UID_BASE + os.getpid(), LIMITS, [str(REPO)], time.monotonic() + 30)
+        box.config["keep"].append(str(kept))
+        box.start(str(tmp_path / "work"))
+        try:
+            read = box.request({"op": "run", "source": f"print(open({str(kept / 'marker.txt')!r}).read())"})
+            write = box.request({"op": "run", "source": f"open({str(kept / 'new.txt')!r}, 'w')"})
+            scratch = box.request({"op": "run", "source": "open('/tmp/scratch.txt', 'w').write('ok')"})
+        finally:
+            box.kill()
+            zygote.close()
+        assert read["stdout"].strip() == "visible", read
+        assert not write["ok"] and write["ename"] in ("OSError", "PermissionError"), write  # read-only
+        assert scratch["ok"], scratch  # the rest of /tmp is the student's
+        assert not (kept / "new.txt").exists()
+    finally:
+        shutil.rmtree(kept)
