@@ -65,3 +65,18 @@ def grade_submissions(course, submitted, tmp_path, assignment=ASSIGNMENT, jobs=2
     inbox = write_submissions(tmp_path / "inbox", submitted, assignment)
     collect(course, assignment, inbox)
     return {r.student: r.to_dict() for r in autograde(course, assignment, jobs, limits=limits)}
+
+
+def printed_probe(course, student, assignment=ASSIGNMENT):
+    """The dict a probing student's cell printed as ``PROBE {json}``, from its autograded notebook."""
+    import json
+
+    import nbformat
+
+    path = course.path("autograded", student, assignment, f"{assignment}.ipynb")
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith("PROBE "):
+                    return json.loads(line[len("PROBE "):])
+    raise AssertionError(f"{student}'s probe printed nothing; its cells' outputs are in {path}")

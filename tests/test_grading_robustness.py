@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENT, REPO, build_submission, solution_sources, write_submissions
+from conftest import ASSIGNMENT, REPO, build_submission, printed_probe, solution_sources, write_submissions
 
 from autograder.sandbox.isolation import userns_available
 from autograder.supervise import UID_BASE, Limits
@@ -661,14 +661,7 @@ class Context:
 
 
 def _probe(batch, student):
-    """The PROBE dict the student's added cell printed, from its autograded notebook."""
-    path = batch["course"].path("autograded", student, ASSIGNMENT, f"{ASSIGNMENT}.ipynb")
-    for cell in nbformat.read(path, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            for line in output.get("text", "").splitlines():
-                if line.startswith("PROBE "):
-                    return json.loads(line[len("PROBE "):])
-    raise AssertionError(f"{student}'s probe printed nothing; its cells' outputs are in {path}")
+    return printed_probe(batch["course"], student)
 
 
 def _planted(trees, folders):

@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENT, REPO, build_submission, write_submissions
+from conftest import ASSIGNMENT, REPO, build_submission, printed_probe, write_submissions
 
 from autograder.sandbox.isolation import userns_available
 from autograder.supervise import Limits
@@ -229,14 +229,7 @@ def _planted():
 
 
 def _probe(graded, student):
-    path = graded["course"].path("autograded", student, ASSIGNMENT, f"{ASSIGNMENT}.ipynb")
-    for cell in nbformat.read(path, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            for line in output.get("text", "").splitlines():
-                if line.startswith("PROBE "):
-                    import json
-                    return json.loads(line[len("PROBE "):])
-    raise AssertionError(f"{student}'s probe printed nothing; see {path}")
+    return printed_probe(graded["course"], student)
 
 
 def _check(graded, student, status, score):
