@@ -18,7 +18,7 @@ OUT         ?= $(COURSE)/grades.csv
 JOBS        ?=
 GRADE       := $(BIN)/python -m autograder --course $(COURSE) $(if $(DB_URL),--db-url '$(DB_URL)')
 
-.PHONY: help venv book test release collect autograde feedback grades bench-autograde lock clean
+.PHONY: help venv book test release collect autograde feedback grades mutants bench-autograde lock clean
 
 help:
 	@echo "make book        build the site into _build/html (clean build, executes every lesson)"
@@ -28,6 +28,7 @@ help:
 	@echo "make autograde   ASSIGNMENT=.. [SUBMISSIONS=..] [JOBS=n]  grade every submission"
 	@echo "make feedback    ASSIGNMENT=..  write feedback HTML into $(COURSE)/feedback"
 	@echo "make grades      [OUT=grades.csv]  export the grades CSV"
+	@echo "make mutants     [ASSIGNMENT=..]  the mutation gate: plausible mistakes and fair answers, graded"
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,9 @@ feedback: $(STAMP)
 
 grades: $(STAMP)
 	$(GRADE) grades --out $(OUT)
+
+mutants: $(STAMP)
+	$(GRADE) mutants $(ASSIGNMENT) $(if $(JOBS),--jobs $(JOBS))
 
 bench-autograde: $(STAMP)
 	$(BIN)/python bench/bench_autograde.py $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """Command line: python -m autograder [--course DIR] [--db-url URL] <command> ...
 
-Commands: release, collect, autograde, feedback, grades, sync. See README, "Instructor guide".
+Commands: release, collect, autograde, feedback, grades, mutants, sync. See README, "Instructor guide".
 """
 import argparse
 import sys
@@ -38,6 +38,9 @@ def main(argv=None):
     p.add_argument("assignment", nargs="?")
     p = sub.add_parser("grades", help="export the grades CSV (score and status per submission)")
     p.add_argument("--out", default=None, help="CSV path (default: <course>/grades.csv)")
+    p = sub.add_parser("mutants", help="grade each assignment's plausible mistakes and fair alternatives (the gate)")
+    p.add_argument("assignment", nargs="?")
+    p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: one per core)")
     p = sub.add_parser("sync", help="check the instructor notebooks against solutions/ (--write to fix)")
     p.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
@@ -80,6 +83,19 @@ def main(argv=None):
         out = args.out or str(course.path("grades.csv"))
         rows = export_grades(course, out)
         print(f"wrote {len(rows)} row(s) to {out}")
+    elif args.command == "mutants":
+        import os
+
+        from autograder.mutation import print_table, run_gate
+
+        failed = False
+        for assignment in _assignments(course, args.assignment):
+            if not course.assignment(assignment).mutants:
+                print(f"{assignment}: no list of mutants in its manifest")
+                continue
+            rows = run_gate(assignment, course, args.jobs or os.cpu_count() or 1)
+            failed |= bool(print_table(assignment, rows))
+        return 1 if failed else 0
     elif args.command == "sync":
         from autograder.sync import sync
 

@@ -16,12 +16,17 @@ from autograder.sandbox.isolation import userns_available
 from autograder.supervise import Limits, isolation_mode
 
 
-def make_jobs(course, assignment, limits):
-    """One Job per collected submission; a missing notebook becomes a Job with its reason."""
+def hide_from_students(course):
+    """Folders kept off the student's sys.path (the sandbox shows none of them anyway)."""
     from autograder.course import REPO
 
+    return [str(course.root), str(REPO), os.path.expanduser("~")]
+
+
+def make_jobs(course, assignment, limits):
+    """One Job per collected submission; a missing notebook becomes a Job with its reason."""
     manifest = course.assignment(assignment)
-    hide = [str(course.root), str(REPO), os.path.expanduser("~")]
+    hide = hide_from_students(course)
     return [_job(course, manifest, student, limits, hide) for student in course.submitted_students(assignment)]
 
 

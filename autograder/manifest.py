@@ -3,7 +3,8 @@
 The manifest says what every tool needs to know about an assignment, so nothing else has to
 repeat it: its checks module, the solution modules its answer cells come from, the parts with
 their points, answer cells and dependencies, the written answers, the grader's limits and the
-modules the sandbox preloads (numpy, or torch for torch assignments). Release, sync, grading,
+modules the sandbox preloads (numpy, or torch for torch assignments), and the module listing its
+plausible mistakes and fair alternatives (the mutation gate). Release, sync, grading,
 the tests and the site all read it through `Course.assignment(name)`.
 """
 import importlib
@@ -11,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KNOWN_KEYS = {"title", "chapter", "checks", "solutions", "preload", "limits", "parts", "written"}
+KNOWN_KEYS = {"title", "chapter", "checks", "solutions", "preload", "limits", "parts", "written", "mutants"}
 PART_KEYS = {"points", "answers", "depends"}
 
 
@@ -40,6 +41,7 @@ class Assignment:
     parts: dict = field(default_factory=dict)  # name -> Part, in notebook order
     written: dict = field(default_factory=dict)  # grade_id -> points, graded by hand
     chapter: str | None = None  # folder (relative to the repository) showing the exercise on the site
+    mutants: str | None = None  # module with its plausible mistakes and fair alternatives (autograder/mutation.py)
     path: Path | None = None
 
     @property
@@ -103,4 +105,4 @@ def load(path):
     return Assignment(
         name=path.stem, title=data["title"], checks=data["checks"], solutions=tuple(data.get("solutions", ())),
         preload=tuple(data.get("preload", ("numpy",))), limits=dict(data.get("limits", {})), parts=parts,
-        written=written, chapter=data.get("chapter"), path=path)
+        written=written, chapter=data.get("chapter"), mutants=data.get("mutants"), path=path)
