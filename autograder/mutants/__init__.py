@@ -1,0 +1,1 @@
+"""Each assignment's plausible mistakes and fair alternatives, as real student code (autograder/mutation.py)."""
