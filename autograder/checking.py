@@ -188,8 +188,9 @@ def _tolerance(case, got):
     return FLOAT64_TOL
 
 
-def explain_error(name, error, hints=()):
-    """Turn a StudentCodeError into a sentence; ``hints`` are (substring, advice) pairs."""
+def explain_error(name, error, hints=(), inputs=""):
+    """Turn a StudentCodeError into a sentence; ``hints`` are (substring, advice) pairs;
+    ``inputs`` says in words what the failing call was given."""
     if error.missing:
         return (f"`{name}` is not defined. Run the cell that defines it; if that cell shows an "
                 f"error, fix it first ({error.ename}: {error.evalue}).")
@@ -199,6 +200,8 @@ def explain_error(name, error, hints=()):
         return f"`{name}` ran out of memory (the grader's memory limit)."
     advice = next((a for s, a in hints if s in f"{error.ename}: {error.evalue}"), "")
     text = f"`{name}` raised {error.ename}: {error.evalue}"
+    if inputs:
+        text += f" (inputs: {inputs})"
     if advice:
         text += f". Hint: {advice}"
     if error.traceback:
@@ -214,11 +217,11 @@ def _student_function(student, reference_fn, name):
     return getattr(student, name), name
 
 
-def _call(fn, name, hints, *args, **kwargs):
+def _call(fn, name, hints, *args, inputs="", **kwargs):
     try:
         return fn(*args, **kwargs)
     except StudentCodeError as error:
-        raise CheckFailed(explain_error(error.name or name, error, hints)) from None
+        raise CheckFailed(explain_error(error.name or name, error, hints, inputs)) from None
 
 
 def _select(select, result, name):
@@ -228,7 +231,8 @@ def _select(select, result, name):
         raise CheckFailed(f"`{name}` {exc}") from None
 
 
-def check_function(student, reference_fn, cases, *, name=None, select=None, variants=(), hints=()):
+def check_function(student, reference_fn, cases, *, name=None, select=None, variants=(), hints=(),
+                   describe=describe_case):
     """Compare the student's function with ``reference_fn`` on every case (a dict of keyword arguments).
 
     - student: the ``student`` object (its function named like ``reference_fn`` is checked) or a
@@ -238,12 +242,14 @@ def check_function(student, reference_fn, cases, *, name=None, select=None, vari
     - variants: (message, fn) pairs. fn(**case) gives the result of a known mistake; when the
       student's output matches it, the message is what the student reads.
     - hints: (substring, advice) pairs for exceptions the student's code raises.
+    - describe(case) -> the call's inputs in words for messages (default: shapes and scalars);
+      e.g. "batch_first=True, N=4, T=5".
     Tolerances: rtol=1e-5 in float64, 1e-4 when a float32 value is involved.
     """
     student_fn, name = _student_function(student, reference_fn, name)
     select = select or (lambda result: result)
     for case in cases:
-        got = _select(select, _call(student_fn, name, hints, **copy.deepcopy(case)), name)
+        got = _select(select, _call(student_fn, name, hints, inputs=describe(case), **copy.deepcopy(case)), name)
         expected = select(reference_fn(**copy.deepcopy(case)))
         tol = _tolerance(case, got)
         problem = compare(got, expected, what=f"the output of `{name}`", **tol)
@@ -255,8 +261,8 @@ def check_function(student, reference_fn, cases, *, name=None, select=None, vari
             except (ValueError, CheckFailed, WrongStructure):
                 continue
             if compare(got, wrong, **tol) is None:
-                raise CheckFailed(f"`{name}`: {message} (inputs: {describe_case(case)}).")
-        raise CheckFailed(f"{problem} (inputs: {describe_case(case)}).")
+                raise CheckFailed(f"`{name}`: {message} (inputs: {describe(case)}).")
+        raise CheckFailed(f"{problem} (inputs: {describe(case)}).")
 
 
 def pair_first(result):

@@ -231,3 +231,17 @@ def test_a_handle_from_another_student_is_refused():
     _, alices_cache = alice.forward(np.ones(2))
     with pytest.raises(StudentCodeError, match="another process"):
         bob.backward(np.ones(2), alices_cache)
+
+
+def test_an_error_in_the_students_code_names_the_call_that_failed():
+    def student_forward(x, batch_first=False):
+        if batch_first:  # as the sandbox reports an exception of the student's code
+            raise StudentCodeError("rnn_forward", "ValueError", "operands could not be broadcast together")
+        return x
+
+    reference = lambda x, batch_first=False: x  # noqa: E731
+    cases = [dict(x=np.zeros((5, 4, 3)), batch_first=False), dict(x=np.zeros((4, 5, 3)), batch_first=True)]
+    words = lambda case: f"batch_first={case['batch_first']}, N=4, T=5"  # noqa: E731
+    with pytest.raises(CheckFailed) as failed:
+        check_function(student_forward, reference, cases, name="rnn_forward", describe=words)
+    assert "raised ValueError" in str(failed.value) and "(inputs: batch_first=True, N=4, T=5)" in str(failed.value)
