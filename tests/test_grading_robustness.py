@@ -805,8 +805,9 @@ def test_an_edited_read_only_cell_is_tampering_and_the_originals_decide(batch):
 
 
 def test_editing_a_test_cell_does_not_make_a_wrong_answer_pass(batch):
-    check(batch, "edited_test_wrong", "tampered", full_except(test_rnn_forward=True),
-          {"test_rnn_forward": "h0"}, notes=["`test_rnn_forward` was edited"])
+    # its rnn_forward ignores h0, which many_to_one_forward (checked with a non-zero h0) passes on
+    check(batch, "edited_test_wrong", "tampered", full_except(test_rnn_forward=True, test_many_to_one=True),
+          {"test_rnn_forward": "h0", "test_many_to_one": "Part 4"}, notes=["`test_rnn_forward` was edited"])
 
 
 def test_a_deleted_test_cell_is_tampering_and_is_restored(batch):

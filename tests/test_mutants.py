@@ -7,6 +7,8 @@ must lose marks with a hidden message that names its mistake; the most common ha
 be stopped by the visible self-check of its own part, in words; a fair alternative must get full
 marks and pass every visible self-check. `make mutants` prints the same table.
 """
+import re
+
 import pytest
 
 from conftest import ASSIGNMENTS
@@ -79,7 +81,7 @@ def test_the_gate_fails_a_mutant_that_passes_and_a_fair_answer_that_does_not(tmp
     monkeypatch.syspath_prepend(str(tmp_path))
     course = copy_course(Course(), tmp_path / "course")
     manifest = course.path("assignments", "ch01_rnn_by_hand.toml")
-    manifest.write_text('mutants = "upside_down"\n' + manifest.read_text())
+    manifest.write_text(re.sub(r"(?m)^mutants = .*$", 'mutants = "upside_down"', manifest.read_text()))
     mutant, fair = run_gate("ch01_rnn_by_hand", course)
     assert mutant.score == mutant.full and fair.score < fair.full
     assert "mutant got full marks" in mutant.problems()
