@@ -41,11 +41,12 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(GRADE) release --site
+	$(BIN)/python _ext/prepare_site.py
 	rm -rf _build
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -rs $(PYTEST_ARGS)
 
 release: $(STAMP)
 	$(GRADE) release $(ASSIGNMENT)
