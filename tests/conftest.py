@@ -5,6 +5,7 @@ here default to ASSIGNMENT for the tests that grade chapter 1's notebook as thei
 """
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +20,28 @@ from autograder.course import Course, copy_course  # noqa: E402
 
 ASSIGNMENT = "ch01_rnn_by_hand"  # the notebook the robustness and instructor-flow tests submit
 ASSIGNMENTS = Course().assignments()  # every assignment the course lists: the generic tests cover each
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The book, built once per session as `make book` builds it: the student notebooks released
+    into the chapters, MathJax and the notebook twins prepared (_ext/prepare_site.py), then
+    `jupyter-book build . -n -W --keep-going` from an empty _build. tests/test_book.py checks its
+    files, tests/test_site_browser.py opens it in a browser.
+
+    RNN_REUSE_BUILD=1 uses the _build/html already there (to look again at a build: quicker,
+    but it checks whatever was built last)."""
+    html = REPO / "_build" / "html"
+    if os.environ.get("RNN_REUSE_BUILD") == "1" and (html / "index.html").exists():
+        return html
+    subprocess.run([sys.executable, "-m", "autograder", "release", "--site"], cwd=REPO, check=True)
+    subprocess.run([sys.executable, str(REPO / "_ext" / "prepare_site.py")], cwd=REPO, check=True)
+    shutil.rmtree(REPO / "_build", ignore_errors=True)
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-n", "-W", "--keep-going"],
+                          cwd=REPO, capture_output=True, text=True)
+    reports = "\n".join(p.read_text() for p in (html / "reports").glob("**/*.log")) if (html / "reports").exists() else ""
+    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}\n{reports}"
+    return html
 
 
 @pytest.fixture(scope="session")

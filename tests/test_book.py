@@ -6,9 +6,6 @@ fails `jupyter-book build . -n -W --keep-going`. The site must not leak solution
 import functools
 import inspect
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -18,22 +15,12 @@ from autograder.course import Course
 from autograder.sync import solution_functions
 
 REPO = Path(__file__).resolve().parent.parent
-HTML = REPO / "_build" / "html"
-BIN = Path(sys.executable).parent
 COURSE = Course()
 ON_SITE = [a for a in COURSE.assignments() if COURSE.assignment(a).chapter]  # shown as <chapter>/exercise
 
 
-@pytest.fixture(scope="module")
-def site():
-    """Release the student notebooks into the chapters, then build the book from scratch."""
-    subprocess.run([sys.executable, "-m", "autograder", "release", "--site"], cwd=REPO, check=True)
-    shutil.rmtree(REPO / "_build", ignore_errors=True)
-    proc = subprocess.run([str(BIN / "jupyter-book"), "build", ".", "-n", "-W", "--keep-going"],
-                          cwd=REPO, capture_output=True, text=True)
-    reports = "\n".join(p.read_text() for p in (HTML / "reports").glob("**/*.log")) if (HTML / "reports").exists() else ""
-    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}\n{reports}"
-    return HTML
+# The `site` fixture (tests/conftest.py) builds the book once per session, as `make book` does;
+# tests/test_site_browser.py opens the same build in a browser.
 
 
 def test_every_toc_page_is_built(site):
@@ -104,10 +91,37 @@ def _leaks(text):
     return found
 
 
+# Files of the site that are not text: images, fonts, compiled translations, Sphinx's compressed inventory.
+BINARY = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mo", ".inv", ".pdf"}
+
+
 def test_site_leaks_no_solutions_or_hidden_tests(site):
-    leaks = {str(p.relative_to(site)): _leaks(p.read_text(errors="ignore"))
-             for p in site.rglob("*") if p.is_file() and p.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json"}}
-    assert not {k: v for k, v in leaks.items() if v}
+    """Every file of the built site, not only its pages: the downloads (_sources/: .ipynb, .md,
+    any .py), the search index, scripts, MathJax. A file that is not UTF-8 text must be a known
+    binary kind, so that no text file escapes the check by its name."""
+    leaks, unread = {}, []
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            if path.suffix.lower() not in BINARY:
+                unread.append(str(path.relative_to(site)))
+            continue
+        if found := _leaks(text):
+            leaks[str(path.relative_to(site))] = found
+    assert not leaks, f"the built site leaks: {leaks}"
+    assert not unread, f"files of the site that are neither UTF-8 text nor a known binary kind: {unread}"
+    downloads = {p.suffix for p in (site / "_sources").rglob("*") if p.is_file()}
+    assert ".ipynb" in downloads and ".md" in downloads, f"the downloads were not checked: {downloads}"
+
+
+def test_launch_notebooks_leak_nothing(site):
+    """The notebooks the launch buttons open (the released exercises and the lessons' .ipynb twins
+    in chapters/, which the Pages workflow publishes on the `notebooks` branch)."""
+    notebooks = sorted((REPO / "chapters").rglob("*.ipynb"))
+    assert {p.name for p in notebooks} >= {"exercise.ipynb", "lesson.ipynb"}, f"not built: {notebooks}"
+    leaks = {str(p.relative_to(REPO)): found for p in notebooks if (found := _leaks(p.read_text()))}
+    assert not leaks, f"a notebook the launch buttons open leaks: {leaks}"
 
 
 # The release of every assignment is leak-checked in tests/test_assignments.py.
