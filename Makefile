@@ -77,4 +77,5 @@ lock:
 	 /tmp/rnn-course-lock/bin/pip freeze | sed 's/+cpu$$//') > constraints.txt
 
 clean:
-	rm -rf _build $(COURSE)/release $(COURSE)/autograded $(COURSE)/feedback chapters/*/exercise.ipynb
+	rm -rf _build $(COURSE)/release $(COURSE)/autograded $(COURSE)/feedback chapters/*/exercise.ipynb \
+	  chapters/*.ipynb chapters/*/lesson.ipynb
