@@ -323,8 +323,6 @@ def test_every_image_loads(browsed):
     assert not problems, _report(problems)
 
 
-@pytest.mark.xfail(reason="chapter 1's figures have their file path as alt text (lesson.md: the lesson author's to fix)",
-                   strict=False)
 def test_every_image_says_what_it_shows(browsed):
     problems = [(key, f"alt text {img['alt']!r} for {img['src'].rsplit('/', 1)[-1]}")
                 for key, v in browsed.items() for img in v.info["images"]
