@@ -27,6 +27,7 @@ import pytest
 
 from conftest import ASSIGNMENT, REPO, build_submission, printed_probe, solution_sources, write_submissions
 
+from autograder.mutants.ch01_rnn_by_hand import EINSUM, FLOAT32, LOOPS  # fair answers of the gate
 from autograder.sandbox.isolation import userns_available
 from autograder.supervise import UID_BASE, Limits
 
@@ -68,81 +69,8 @@ def _digest(paths):
 
 
 # ----------------------------------------------------------------------------- student code
-# Correct implementations written differently from the reference.
-LOOPS = {
-    "rnn_step_scalar": """\
-def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):
-    pre = b
-    for weight, value in ((w_x, x_t), (w_h, h_prev)):
-        pre = pre + weight * value
-    return float(np.tanh(pre))""",
-    "rnn_step_forward": """\
-def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
-    n_rows, n_hidden = len(x_t), len(W_ih)
-    result = np.zeros((n_rows, n_hidden))
-    for row in range(n_rows):
-        for unit in range(n_hidden):
-            acc = b_ih[unit] + b_hh[unit]
-            for k in range(len(x_t[row])):
-                acc += x_t[row][k] * W_ih[unit][k]
-            for k in range(len(h_prev[row])):
-                acc += h_prev[row][k] * W_hh[unit][k]
-            result[row, unit] = np.tanh(acc) if nonlinearity == "tanh" else max(acc, 0.0)
-    return result, {"inputs": x_t, "state": h_prev}""",
-    "combine_weights": """\
-def combine_weights(W_ih, W_hh):
-    return np.array([list(a) + list(b) for a, b in zip(W_ih, W_hh)])""",
-    "rnn_step_combined": """\
-def rnn_step_combined(x_t, h_prev, W, b):
-    rows = []
-    for xs, hs in zip(x_t, h_prev):
-        joined = np.array(list(xs) + list(hs))
-        rows.append([np.tanh(sum(w_k * v_k for w_k, v_k in zip(w_row, joined)) + b_j)
-                     for w_row, b_j in zip(W, b)])
-    return np.array(rows)""",
-    "rnn_forward": """\
-def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh", batch_first=False):
-    steps = x.shape[1] if batch_first else x.shape[0]
-    states, state, caches = [], h0, []
-    for t in range(steps):
-        inputs = x[:, t, :] if batch_first else x[t]
-        state, step = rnn_step_forward(inputs, state, W_ih, W_hh, b_ih, b_hh, nonlinearity)
-        states.append(state)
-        caches.append(step)
-    stacked = np.stack(states, axis=1 if batch_first else 0)
-    return stacked, caches""",
-    "many_to_one_forward": """\
-def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
-    state = h0
-    for t in range(len(x)):
-        state = rnn_step_forward(x[t], state, W_ih, W_hh, b_ih, b_hh)[0]
-    return np.array([[sum(v * s for v, s in zip(V[o], row)) + c[o] for o in range(len(c))] for row in state])""",
-}
-
-EINSUM = {
-    "rnn_step_scalar": "def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n"
-                       "    return np.tanh(np.einsum('i,i->', np.array([w_x, w_h]), np.array([x_t, h_prev])) + b)",
-    "rnn_step_forward": """\
-def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
-    a = np.einsum("nd,hd->nh", x_t, W_ih) + np.einsum("nk,hk->nh", h_prev, W_hh) + (b_ih + b_hh)
-    return activation(nonlinearity)(a), None""",
-    "combine_weights": "def combine_weights(W_ih, W_hh):\n    return np.hstack((W_ih, W_hh))",
-    "rnn_step_combined": """\
-def rnn_step_combined(x_t, h_prev, W, b):
-    return np.tanh(np.einsum("nk,hk->nh", np.hstack((x_t, h_prev)), W) + b)""",
-    "rnn_forward": """\
-def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh", batch_first=False):
-    xs = np.swapaxes(x, 0, 1) if batch_first else x
-    out = np.empty((xs.shape[0],) + h0.shape, dtype=np.result_type(xs, h0, W_ih))
-    h = h0
-    for t, x_t in enumerate(xs):
-        h = activation(nonlinearity)(np.einsum("nd,hd->nh", x_t, W_ih) + np.einsum("nk,hk->nh", h, W_hh) + b_ih + b_hh)
-        out[t] = h
-    return (np.swapaxes(out, 0, 1) if batch_first else out), []""",
-    "many_to_one_forward": """\
-def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
-    return np.einsum("nh,oh->no", rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)[0][-1], V) + c""",
-}
+# Correct implementations written differently from the reference: LOOPS, EINSUM and FLOAT32 are
+# the mutation gate's fair answers (autograder/mutants/ch01_rnn_by_hand.py).
 
 # Helpers in a cell the student added; the answers only call them.
 HELPER_CELL = """\
@@ -177,38 +105,6 @@ def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
 }
 
 # Every function casts its inputs to float32 and computes (and returns) float32.
-FLOAT32 = {
-    "rnn_step_scalar": """\
-def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):
-    f = np.float32
-    return np.tanh(f(w_x) * f(x_t) + f(w_h) * f(h_prev) + f(b))""",
-    "rnn_step_forward": """\
-def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
-    x_t, h_prev, W_ih, W_hh, b_ih, b_hh = (np.asarray(a, dtype=np.float32) for a in (x_t, h_prev, W_ih, W_hh, b_ih, b_hh))
-    h = activation(nonlinearity)(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).astype(np.float32)
-    return h, (x_t, h_prev, W_ih, W_hh, h, nonlinearity)""",
-    "combine_weights": "def combine_weights(W_ih, W_hh):\n"
-                       "    return np.concatenate([W_ih, W_hh], axis=1).astype(np.float32)",
-    "rnn_step_combined": """\
-def rnn_step_combined(x_t, h_prev, W, b):
-    xh = np.concatenate([x_t, h_prev], axis=1).astype(np.float32)
-    return np.tanh(xh @ W.astype(np.float32).T + b.astype(np.float32))""",
-    "rnn_forward": """\
-def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh", batch_first=False):
-    x = x.astype(np.float32)
-    if batch_first:
-        x = x.transpose(1, 0, 2)
-    h, hs = h0.astype(np.float32), []
-    for x_t in x:
-        h, _ = rnn_step_forward(x_t, h, W_ih, W_hh, b_ih, b_hh, nonlinearity)
-        hs.append(h)
-    out = np.stack(hs)
-    return (out.transpose(1, 0, 2) if batch_first else out), None""",
-    "many_to_one_forward": """\
-def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
-    out, _ = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
-    return output_layer(out[-1], V.astype(np.float32), c.astype(np.float32))""",
-}
 
 NOISY_CELL = """\
 import sys, warnings
