@@ -15,7 +15,7 @@ import numpy as np
 
 
 def activation(name):
-    """Return the elementwise nonlinearity called ``name`` ("tanh" or "relu")."""
+    """Return the elementwise nonlinearity ``name`` ("tanh" or "relu")."""
     if name == "tanh":
         return np.tanh
     if name == "relu":
@@ -50,7 +50,8 @@ def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 
     Returns a tuple of:
     - h_next: hidden states at time t, shape (N, H)
-    - cache: (x_t, h_prev, W_ih, W_hh, h_next, nonlinearity), for the backward pass
+    - cache: (x_t, h_prev, W_ih, W_hh, h_next, nonlinearity), for the
+      backward pass
     """
     z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh  # (N, H)
     h_next = activation(nonlinearity)(z)
@@ -65,13 +66,14 @@ def combine_weights(W_ih, W_hh):
     - W_hh: shape (H, H)
 
     Returns:
-    - W: shape (H, D + H), so that [x_t, h_prev] @ W.T == x_t @ W_ih.T + h_prev @ W_hh.T
+    - W: shape (H, D + H), so that
+      [x_t, h_prev] @ W.T == x_t @ W_ih.T + h_prev @ W_hh.T
     """
     return np.concatenate([W_ih, W_hh], axis=1)
 
 
 def rnn_step_combined(x_t, h_prev, W, b):
-    """One tanh RNN step with the combined weight matrix, one matmul instead of two.
+    """One tanh RNN step with the combined weight matrix: one matmul, not two.
 
     Inputs:
     - x_t: shape (N, D)
@@ -86,26 +88,30 @@ def rnn_step_combined(x_t, h_prev, W, b):
     return np.tanh(xh @ W.T + b)
 
 
-def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh", batch_first=False):
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh",
+                batch_first=False):
     """Run an RNN layer over a whole sequence, one step at a time.
 
     Inputs:
     - x: input sequence, shape (T, N, D), or (N, T, D) when batch_first
     - h0: initial hidden states, shape (N, H)
-    - W_ih (H, D), W_hh (H, H), b_ih (H,), b_hh (H,): the weights, shared by every step
+    - W_ih (H, D), W_hh (H, H), b_ih (H,), b_hh (H,): the weights, shared by
+      every step
     - nonlinearity: "tanh" or "relu"
     - batch_first: layout of x and of the output, as in torch.nn.RNN
 
     Returns a tuple of:
-    - out: hidden states at every step, shape (T, N, H), or (N, T, H) when batch_first;
-      the last step, out[-1] (out[:, -1] when batch_first), is torch's h_n for one layer
+    - out: hidden states at every step, shape (T, N, H), or (N, T, H) when
+      batch_first; the last step, out[-1] (out[:, -1] when batch_first), is
+      torch's h_n for one layer
     - cache: list of the T step caches, for the backward pass
     """
     if batch_first:
         x = x.transpose(1, 0, 2)  # (T, N, D)
     h, hs, cache = h0, [], []
     for x_t in x:
-        h, step_cache = rnn_step_forward(x_t, h, W_ih, W_hh, b_ih, b_hh, nonlinearity)
+        h, step_cache = (
+            rnn_step_forward(x_t, h, W_ih, W_hh, b_ih, b_hh, nonlinearity))
         hs.append(h)
         cache.append(step_cache)
     out = np.stack(hs)  # (T, N, H)
@@ -129,7 +135,7 @@ def output_layer(h, V, c):
 
 
 def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
-    """Read a whole sequence, predict once from the last hidden state (many-to-one).
+    """Read a whole sequence, predict once from its last hidden state.
 
     Inputs:
     - x: shape (T, N, D); h0: shape (N, H)

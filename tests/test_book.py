@@ -49,6 +49,41 @@ def test_exercise_page_is_the_student_version(site, assignment):
     assert (site / "_sources" / chapter / "exercise.ipynb").exists(), "the notebook can be downloaded"
 
 
+CODE_WIDTH = 79  # at 1280 px the content column shows about 80 characters of code; longer lines scroll
+
+
+def _code_lines(notebook):
+    """(cell number, line) for every line of code: the code cells, and the fenced code blocks
+    (``` or ~~~, directives included) of the markdown cells."""
+    for number, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            yield from ((number, line) for line in cell.source.splitlines())
+        elif cell.cell_type == "markdown":
+            fence = None
+            for line in cell.source.splitlines():
+                if fence is None:
+                    opening = re.match(r"\s*(`{3,}|~{3,})", line)
+                    fence = opening.group(1) if opening else None
+                elif re.fullmatch(rf"\s*{re.escape(fence[0])}{{{len(fence)},}}\s*", line):
+                    fence = None
+                else:
+                    yield number, line
+
+
+@pytest.mark.parametrize("assignment", ON_SITE)
+def test_exercise_code_fits_the_content_column(site, assignment):
+    """The exercise page (the released notebook, as the site downloads it) scrolls no line of code
+    sideways on a desktop: every line of its code cells (answer stubs, given code, self-checks)
+    and of its markdown's code blocks is at most CODE_WIDTH characters. Wrap with parentheses or
+    intermediate names; answer cells come from solutions/ (`python -m autograder sync --write`)."""
+    chapter = COURSE.assignment(assignment).chapter
+    notebook = nbformat.read(site / "_sources" / chapter / "exercise.ipynb", as_version=4)
+    long = [f"cell {number}, {len(line)} characters: {line.strip()[:60]}"
+            for number, line in _code_lines(notebook) if len(line) > CODE_WIDTH]
+    assert not long, (f"{len(long)} line(s) of code in {chapter}/exercise.ipynb are longer than "
+                      f"{CODE_WIDTH} characters and scroll on the page:\n  " + "\n  ".join(long))
+
+
 @functools.cache
 def _solution_lines():
     """Distinctive lines of every reference function that answers an exercise cell."""
