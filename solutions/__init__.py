@@ -6,6 +6,8 @@ Every exercise's solution code lives here and nowhere else; the instructor noteb
 Modules
 -------
 rnn : chapter 1, the vanilla RNN forward pass (scalar step, batched step, sequences, outputs).
+bptt : chapter 2, backpropagation through time (step and sequence backward, Jacobians through
+    time, clipping, a readout with MSE, truncated BPTT training, a gradient check).
 
 Numpy only: modules that need torch import it themselves, lazily.
 """
