@@ -10,7 +10,7 @@ feedback page, the gradebook and the CSV are all written from cleaned text.
 """
 from pathlib import Path
 
-OUTPUT_CHARS = 4000  # per cell or call: each of stdout, stderr, error message and traceback
+from autograder.sandbox.dispatch import OUTPUT_CHARS  # the student's process keeps as much of each text
 NOTEBOOK_OUTPUT_CHARS = 100_000  # all cells' outputs of one notebook together
 MESSAGE_CHARS = 10_000  # one part's message (it quotes the student's error and traceback)
 DETAIL_CHARS = 4000  # the instructor's detail of one submission (the CSV's last column)

@@ -35,12 +35,6 @@ class Limits:
     max_restarts: int = 3  # fresh processes after a crash or a timeout while cells run
 
 
-def isolation_available():
-    """As root the sandbox switches to a uid of its own; without root it needs user namespaces
-    (see `Zygote.isolation`, which knows whether this machine allows them)."""
-    return sys.platform.startswith("linux")
-
-
 def isolation_mode(userns_allowed):
     """"root", "userns" or None (resource limits only): see autograder/sandbox/isolation.py."""
     if not sys.platform.startswith("linux") or os.environ.get("RNN_SANDBOX") == "off":
@@ -103,23 +97,6 @@ class Zygote:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-def _kill_uid(uid):
-    """Kill every process running as ``uid`` (what a student's code may have forked)."""
-    for _ in range(10):
-        found = False
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    if entry.stat().st_uid == uid:
-                        os.kill(int(entry.name), signal.SIGKILL)
-                        found = True
-                except (OSError, ProcessLookupError):
-                    pass
-        if not found:
-            return
-        time.sleep(0.01)
 
 
 class Connection:
@@ -250,8 +227,6 @@ class Sandbox(Connection):
                 os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if self.config["isolate"] == "root":
-            _kill_uid(self.uid)
         self.exit_code = self.zygote.wait(self.pid)
         if self.sock is not None:
             self.sock.close()

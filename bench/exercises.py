@@ -7,49 +7,19 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, copy_course
+from autograder.mutants import ch01_rnn_by_hand as ch01_mutants
 from autograder.submissions import build_submission
 from bench import lstm_exercise
 
-# Plausible mistakes of chapter 1: (what, grade_id, answer cell as a student would type it).
-CH01_MISTAKES = [
-    ("scalar step without tanh", "rnn_step_scalar",
-     "def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    return w_x * x_t + w_h * h_prev + b"),
-    ("scalar step without bias", "rnn_step_scalar",
-     "def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):\n    return np.tanh(w_x * x_t + w_h * h_prev)"),
-    ("batched step without biases", "rnn_step_forward",
-     "def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity=\"tanh\"):\n"
-     "    h_next = activation(nonlinearity)(x_t @ W_ih.T + h_prev @ W_hh.T)\n"
-     "    return h_next, (x_t, h_prev, W_ih, W_hh, h_next, nonlinearity)"),
-    ("batched step always tanh", "rnn_step_forward",
-     "def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity=\"tanh\"):\n"
-     "    h_next = np.tanh(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh)\n"
-     "    return h_next, (x_t, h_prev, W_ih, W_hh, h_next, nonlinearity)"),
-    ("combined blocks swapped", "combine_weights",
-     "def combine_weights(W_ih, W_hh):\n    return np.concatenate([W_hh, W_ih], axis=1)"),
-    ("sequence in reversed time", "rnn_forward",
-     "def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity=\"tanh\", batch_first=False):\n"
-     "    if batch_first:\n        x = x.transpose(1, 0, 2)\n"
-     "    h, hs, cache = h0, [], []\n"
-     "    for x_t in x[::-1]:\n"
-     "        h, c = rnn_step_forward(x_t, h, W_ih, W_hh, b_ih, b_hh, nonlinearity)\n"
-     "        hs.append(h)\n        cache.append(c)\n"
-     "    out = np.stack(hs)\n"
-     "    return (out.transpose(1, 0, 2) if batch_first else out), cache"),
-    ("state not carried", "rnn_forward",
-     "def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity=\"tanh\", batch_first=False):\n"
-     "    if batch_first:\n        x = x.transpose(1, 0, 2)\n"
-     "    steps = [rnn_step_forward(x_t, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity) for x_t in x]\n"
-     "    out = np.stack([h for h, _ in steps])\n"
-     "    return (out.transpose(1, 0, 2) if batch_first else out), [c for _, c in steps]"),
-    ("prediction from the first state", "many_to_one_forward",
-     "def many_to_one_forward(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):\n"
-     "    out, _ = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)\n"
-     "    return output_layer(out[0], V, c)"),
-]
+# Plausible mistakes of chapter 1: (what, grade_id, answer cell), from its mutation gate's list.
+CH01_MISTAKES = [(m.name, *next(iter(m.answers.items()))) for m in ch01_mutants.MUTANTS if len(m.answers) == 1]
 
 # Raises NameError when the cell runs, so rnn_forward is never defined.
 RAISES_AT_DEFINITION = ("def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity=DEFAULT_NONLINEARITY,\n"
                         "                batch_first=False):\n    return None, []")
+
+
+MISTAKE_JOIN = " & "  # between the names of two mistakes in one submission
 
 
 def _invalid_json(course, name):
@@ -94,14 +64,14 @@ class Exercise:
             picks = rng.sample(self.mistakes, rng.choice([1, 2]))
             while len({m[1] for m in picks}) < len(picks):  # two mistakes in one cell: keep one
                 picks = picks[:1]
-            kinds.append(("wrong", " + ".join(m[0] for m in picks)))
+            kinds.append(("wrong", MISTAKE_JOIN.join(m[0] for m in picks)))
         kinds += [("correct", "reference answers")] * (k - len(kinds))
         rng.shuffle(kinds)
         return {f"s{i + 1:03d}": kind for i, kind in enumerate(kinds)}
 
     def submission(self, course, kind, what):
         if kind == "wrong":
-            answers = {gid: src for name, gid, src in self.mistakes if name in what.split(" + ")}
+            answers = {gid: src for name, gid, src in self.mistakes if name in what.split(MISTAKE_JOIN)}
             return build_submission(course, answers, self.name)
         if kind == "broken":
             return self.broken[what](course, self.name)
