@@ -33,8 +33,10 @@ help:
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
-	# Put the repository on the venv's path, so lessons, kernels and tests import `solutions`.
-	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')/rnn_course.pth"
+	# Put the repository on the venv's path, so lessons, kernels and tests import `solutions`,
+	# and chapters/, so lessons import their shared helpers (`lessonkit`).
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/chapters" \
+	  > "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')/rnn_course.pth"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -10,6 +10,9 @@
   of publishing a site whose equations are raw TeX without the network.
 - The root index.html: a page that names the book and links to its first page, with the same
   immediate redirect, instead of the one-line redirect sphinx-external-toc writes.
+- Executed notebooks that run without the course: the theme's download button offers the executed
+  notebook (_sources/.../lesson.ipynb); its `from lessonkit import ...` line is replaced by the
+  module's code, as in the .ipynb twins (_ext/prepare_site.py, inline_lessonkit).
 """
 import html
 from pathlib import Path
@@ -55,8 +58,20 @@ def write_root_index(app, exception):
         encoding="utf8")
 
 
+def self_contained_notebooks(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    import nbformat
+    from prepare_site import inline_lessonkit
+
+    for path in Path(app.outdir, "_sources").rglob("*.ipynb"):
+        notebook = nbformat.read(str(path), as_version=4)
+        nbformat.write(inline_lessonkit(notebook), str(path))
+
+
 def setup(app):
     app.connect("builder-inited", check_mathjax)
     app.connect("html-page-context", unique_scripts, priority=900)    # after every other extension
     app.connect("build-finished", write_root_index, priority=400)     # before sphinx-external-toc's
+    app.connect("build-finished", self_contained_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

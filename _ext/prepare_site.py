@@ -7,7 +7,8 @@
    later builds need no network.
 2. A .ipynb twin (jupytext) of every MyST notebook page under chapters/, so that a lesson's launch
    buttons open a notebook that Colab and Binder can read. Twins are generated: excluded from the
-   build (_config.yml) and from git (.gitignore).
+   build (_config.yml) and from git (.gitignore). A learner who downloads a twin has no copy of the
+   course, so a twin's `from lessonkit import ...` line is replaced by chapters/lessonkit.py's code.
 
 Usage: python _ext/prepare_site.py
 """
@@ -60,6 +61,20 @@ def fetch_mathjax():
     print(f"MathJax {MATHJAX_VERSION} in {VENDOR.relative_to(REPO)} ({size / 1e6:.1f} MB)")
 
 
+LESSONKIT = REPO / "chapters" / "lessonkit.py"
+LESSONKIT_IMPORT = re.compile(r"^from lessonkit import [\w, ]+$", re.MULTILINE)
+
+
+def inline_lessonkit(notebook):
+    """Replace each code cell's `from lessonkit import a, b` line by the module's code."""
+    code = ("# The course's lesson helpers (chapters/lessonkit.py), copied in so that this notebook\n"
+            "# runs without the course's repository.\n" + LESSONKIT.read_text().rstrip("\n"))
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = LESSONKIT_IMPORT.sub(lambda _: code, cell.source)
+    return notebook
+
+
 def notebook_twins():
     import jupytext
 
@@ -67,7 +82,7 @@ def notebook_twins():
         if not re.match(r"---\n(.*\n)*?kernelspec:", md.read_text()):
             continue  # plain text page: no kernel, no launch buttons
         twin = md.with_suffix(".ipynb")
-        text = jupytext.writes(jupytext.read(md), fmt="ipynb")
+        text = jupytext.writes(inline_lessonkit(jupytext.read(md)), fmt="ipynb")
         if not twin.exists() or twin.read_text() != text:
             twin.write_text(text)
             print(f"notebook twin {twin.relative_to(REPO)}")

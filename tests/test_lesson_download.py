@@ -6,6 +6,8 @@ repository, so `solutions` and `autograder` cannot be imported. Each test runs t
 temporary folder with a Jupyter kernel whose Python has the venv's packages but not the repository
 (`python -I`, and the repository's entry that the venv's .pth file adds removed from sys.path).
 Without a finished exercise the notebook must stop at its first code cell with a plain message.
+Every assignment's lesson (its manifest's chapter folder) is covered; SHOWN adds, per lesson, a few
+numbers its worked examples must print.
 """
 import json
 import os
@@ -17,11 +19,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import ASSIGNMENTS
+
 from autograder import submissions
+from autograder.course import Course
 
 REPO = Path(__file__).resolve().parent.parent
-LESSON = "chapters/01_rnn_by_hand/lesson"
-ASSIGNMENT = "ch01_rnn_by_hand"
+LESSONS = {a: f"{Course().assignment(a).chapter}/lesson" for a in ASSIGNMENTS}
+SHOWN = {  # numbers of a lesson's worked examples, computed by the learner's functions
+    "ch01_rnn_by_hand": ["0.5370"],  # h_1 = tanh(0.6)
+}
 TIMEOUT = 300  # per cell
 
 
@@ -31,7 +38,7 @@ def _boot(blocked=()):
     `blocked` impossible to import, as if not installed."""
     return ("import os, sys; "
             "sys.path[:] = [p for p in sys.path if not any("
-            "os.path.exists(os.path.join(p or '.', m)) for m in ('solutions', 'autograder'))]; "
+            "os.path.exists(os.path.join(p or '.', m)) for m in ('solutions', 'autograder', 'lessonkit.py'))]; "
             f"sys.modules.update(dict.fromkeys({list(blocked)!r})); ")
 
 
@@ -60,7 +67,7 @@ def learner_kernel(tmp_path, monkeypatch):
 
 def test_the_learner_python_cannot_import_the_course():
     """The premise of every test below, checked with the same interpreter and sys.path."""
-    for module in ("solutions", "autograder"):
+    for module in ("solutions", "autograder", "lessonkit"):
         proc = _learner_python(f"import {module}")
         assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr, \
             f"`import {module}` must fail for the learner's Python: {proc.stdout}{proc.stderr}"
@@ -70,9 +77,9 @@ def test_the_learner_python_cannot_import_the_course():
     assert proc.returncode != 0 and "import of torch halted" in proc.stderr
 
 
-def _downloads(site):
+def _downloads(site, lesson):
     """The lesson's notebook as the page offers it: {link text or button: path in _build/html}."""
-    page = site / f"{LESSON}.html"
+    page = site / f"{lesson}.html"
     html = page.read_text()
     found = {}
     for cls, key in (("reference download internal", "download link"),
@@ -120,55 +127,74 @@ def _outputs(nb):
     return "\n".join(texts), images
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 @pytest.mark.parametrize("download, blocked", [
     ("download link", ()),                              # a learner with PyTorch
     ("download button", ("torch", "myst_nb")),          # numpy and matplotlib only
 ], ids=["download-link-with-torch", "download-button-without-torch"])
 def test_downloaded_lesson_runs_on_the_learners_exercise(site, released_course, learner_kernel, tmp_path,
-                                                         download, blocked):
-    notebook = _downloads(site)[download]
-    exercise = submissions.build_submission(released_course, assignment=ASSIGNMENT)  # every answer filled in
+                                                         download, blocked, assignment):
+    notebook = _downloads(site, LESSONS[assignment])[download]
+    assert "from lessonkit import" not in notebook.read_text(), \
+        "the downloaded notebook imports the course's lessonkit, which a learner does not have"
+    exercise = submissions.build_submission(released_course, assignment=assignment)  # every answer filled in
     folder = _learner_folder(tmp_path, notebook, exercise)
     nb, error = _run(folder, learner_kernel(blocked))
     assert error is None, f"the lesson failed for a learner with a completed exercise:\n{error}"
     text, images = _outputs(nb)
     assert "Running on your functions from exercise.ipynb." in text, \
         "the lesson did not say that it runs on the learner's exercise"
-    assert "0.5370" in text, "the worked example (h_1 = tanh(0.6) = 0.5370) is missing from the outputs"
-    assert images >= 4, f"the lesson's figures were not drawn ({images} images)"
-    if "torch" in blocked:
+    for number in SHOWN.get(assignment, []):
+        assert number in text, f"the worked example's {number} is missing from the outputs"
+    figures = sum(c.cell_type == "code" and "figure:" in c.source for c in nb.cells)
+    assert images >= max(figures, 1), f"the lesson's figures were not drawn ({images} images, {figures} figures)"
+    uses_torch = "optional_torch(" in "".join(c.source for c in nb.cells if c.cell_type == "code")
+    if "torch" in blocked and uses_torch:
         assert "PyTorch is not installed" in text and "Skipped" in text
-    else:
-        assert "max abs diff" in text, "the comparison with torch.nn.RNN did not run"
+    elif uses_torch:
+        assert "PyTorch is not installed" not in text, "the lesson did not use the learner's PyTorch"
 
 
-def _stubbed(course):
-    return nbformat.read(course.release_notebook(ASSIGNMENT), as_version=4)
+def _stubbed(course, assignment):
+    return nbformat.read(course.release_notebook(assignment), as_version=4)
 
 
+def _answer_functions(assignment, parts=None):
+    """The answer cells' function names, in notebook order, of `parts` (all when None)."""
+    manifest = Course().assignment(assignment)
+    wanted = {a for name, part in manifest.parts.items() if parts is None or name in parts for a in part.answers}
+    return [name for name in submissions.solution_sources(assignment) if name in wanted]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 @pytest.mark.parametrize("case", ["missing", "released", "one-stub", "crashing-cell"])
 def test_downloaded_lesson_stops_plainly_without_a_finished_exercise(site, released_course, learner_kernel,
-                                                                    tmp_path, case):
+                                                                    tmp_path, case, assignment):
+    last_part = list(Course().assignment(assignment).parts)[-1]
+    first_answer = _answer_functions(assignment)[0]
+    stubs = {"released": _answer_functions(assignment), "one-stub": _answer_functions(assignment, [last_part])}
     expected = {
         "missing": "there is no exercise.ipynb in",
-        "released": "exercise.ipynb is not finished (still raising NotImplementedError: rnn_step_scalar, "
-                    "rnn_step_forward, combine_weights, rnn_step_combined, rnn_forward, many_to_one_forward)",
-        "one-stub": "exercise.ipynb is not finished (still raising NotImplementedError: rnn_forward)",
+        "released": "exercise.ipynb is not finished (still raising NotImplementedError: ",
+        "one-stub": "exercise.ipynb is not finished (still raising NotImplementedError: ",
         "crashing-cell": "of exercise.ipynb stops with NameError: name 'undefined_name' is not defined",
     }[case]
     exercise = {
         "missing": None,
-        "released": _stubbed(released_course),  # the release as downloaded, nothing written
-        "one-stub": submissions.broken_part_submission(released_course, ASSIGNMENT, "test_rnn_forward"),
+        "released": _stubbed(released_course, assignment),  # the release as downloaded, nothing written
+        "one-stub": submissions.broken_part_submission(released_course, assignment, last_part),
         "crashing-cell": submissions.build_submission(released_course, {
-            "combine_weights": submissions.solution_sources(ASSIGNMENT)["combine_weights"] + "\nundefined_name"},
-            assignment=ASSIGNMENT),
+            first_answer: submissions.solution_sources(assignment)[first_answer] + "\nundefined_name"},
+            assignment=assignment),
     }[case]
-    folder = _learner_folder(tmp_path, _downloads(site)["download link"], exercise)
+    folder = _learner_folder(tmp_path, _downloads(site, LESSONS[assignment])["download link"], exercise)
     nb, error = _run(folder, learner_kernel())
     assert error is not None, "the lesson ran without a finished exercise and without the course"
     assert error.ename == "ExerciseNotReady", f"not the plain error: {error.ename}: {error.evalue}"
     assert expected in error.evalue
+    if case in stubs:  # every stub is named, in the lesson's order
+        named = re.search(r"still raising NotImplementedError: ([\w, ]+)\)", error.evalue).group(1)
+        assert sorted(named.split(", ")) == sorted(stubs[case]), error.evalue
     assert "Save your completed exercise as exercise.ipynb in the folder of this notebook" in error.evalue
     code = [c for c in nb.cells if c.cell_type == "code"]
     shown = [o for o in code[0].outputs if o.output_type == "error"]
