@@ -2,7 +2,8 @@
 per-step cell loop, on the GPU (fp32 and bf16 autocast) and on the CPU, side by side.
 
     make bench-gpu [BENCH_GPU_ARGS="--out results.json"]
-    python bench/gpu_seq2seq.py [--out results.json] [--quick] [--devices cuda,cpu] [--threads N]
+    python bench/gpu_seq2seq.py [--out results.json] [--quick] [--devices cuda,cpu] [--configs m3,long]
+                                [--threads N] [--max-seconds 200]
 
 Three implementations of one model (LSTM encoder, LSTM decoder fed y_{k-1}, linear read-out),
 trained by the same step (gather a batch of windows on the device, L1 loss, backward, clip, Adam):
@@ -175,13 +176,13 @@ def sync(device):
 
 
 def measure(step, batch, device, seq_len, warmup, repeats, target_s):
-    """Median sequence-steps per second of step(batch) over ``repeats`` timed regions."""
-    for _ in range(warmup):
+    """Median sequence-steps per second of step(batch) over ``repeats`` timed regions of
+    ``iters`` steps each, iters chosen so that a region lasts about target_s (at least 1 step)."""
+    for _ in range(warmup):  # the last warm-up step is timed, to choose the iterations
+        sync(device)
+        started = time.perf_counter()
         step(batch)
-    sync(device)
-    started = time.perf_counter()
-    step(batch)
-    sync(device)
+        sync(device)
     one = time.perf_counter() - started
     iters = max(1, min(200, math.ceil(target_s / max(one, 1e-6))))
     times = []
@@ -255,6 +256,8 @@ def main(argv=None):
     ap.add_argument("--out", help="write every measurement here as JSON")
     ap.add_argument("--quick", action="store_true", help="tiny shapes, few repeats (a smoke test)")
     ap.add_argument("--devices", help="comma-separated, default: cuda (when available),cpu")
+    ap.add_argument("--configs", help="comma-separated names, default: all ("
+                    + ", ".join(c[0] for c in CONFIGS) + "; tiny with --quick)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     ap.add_argument("--max-seconds", type=float, default=200.0,
                     help="skip the measurements left after this long (default 200)")
@@ -266,8 +269,10 @@ def main(argv=None):
         ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"])
     devices = [torch.device(d) for d in devices if d != "cuda" or torch.cuda.is_available()]
     configs, batches = (QUICK_CONFIGS, QUICK_BATCHES) if args.quick else (CONFIGS, BATCHES)
-    warmup, repeats, target_s = (1, 2, 0.01) if args.quick else (3, 5, 0.25)
-    cpu_warmup, cpu_repeats = (1, 2) if args.quick else (1, 3)
+    if args.configs:
+        configs = [c for c in configs if c[0] in args.configs.split(",")]
+    warmup, repeats, target_s = (1, 3, 0.05) if args.quick else (3, 5, 0.25)
+    cpu_warmup, cpu_repeats = (1, 3)
     began = time.perf_counter()
     result = {"bench": "gpu_seq2seq", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               "torch": torch.__version__, "cuda": torch.version.cuda,
