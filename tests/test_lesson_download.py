@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 LESSONS = {a: f"{Course().assignment(a).chapter}/lesson" for a in ASSIGNMENTS}
 SHOWN = {  # numbers of a lesson's worked examples, computed by the learner's functions
     "ch01_rnn_by_hand": ["0.5370"],  # h_1 = tanh(0.6)
+    "ch02_bptt": ["0.6183"],  # dL/dw_h of the one-neuron example, by hand
 }
 TIMEOUT = 300  # per cell
 
