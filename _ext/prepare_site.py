@@ -62,11 +62,12 @@ def fetch_mathjax():
 
 
 LESSONKIT = REPO / "chapters" / "lessonkit.py"
-LESSONKIT_IMPORT = re.compile(r"^from lessonkit import [\w, ]+$", re.MULTILINE)
+LESSONKIT_IMPORT = re.compile(r"^from lessonkit import (\([\w,\s]+\)|[\w, ]+)$", re.MULTILINE)
 
 
 def inline_lessonkit(notebook):
-    """Replace each code cell's `from lessonkit import a, b` line by the module's code."""
+    """Replace each code cell's `from lessonkit import ...` (one line, or in parentheses over
+    several) by the module's code."""
     code = ("# The course's lesson helpers (chapters/lessonkit.py), copied in so that this notebook\n"
             "# runs without the course's repository.\n" + LESSONKIT.read_text().rstrip("\n"))
     for cell in notebook.cells:

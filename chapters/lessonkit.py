@@ -1,4 +1,5 @@
-"""Plumbing shared by every lesson: the exercise loader, tables, glued numbers, optional torch.
+"""Plumbing shared by every lesson: the exercise loader, tables, glued numbers, optional torch,
+the boxes and arrows of the diagrams.
 
 A lesson imports what it needs from here in its first (hidden) cell. On the site build the module
 comes from chapters/ (the venv's .pth file puts that folder on the path). A learner who downloads a
@@ -110,3 +111,22 @@ def optional_torch(skipped):
         print(f"PyTorch is not installed: {skipped} is skipped.")
         return None
     return torch
+
+
+# Colours of the diagrams' boxes: states and inputs, outputs (or decoders), losses and sums.
+BLUE = dict(fc="#e8f0fe", ec="#3465a4")
+ORANGE = dict(fc="#fdebd3", ec="#c17d11")
+GREY = dict(fc="#f2f2f2", ec="#777777")
+
+
+def node(ax, x, y, label, colors=BLUE, size=12):
+    """A labelled box centred at (x, y)."""
+    ax.text(x, y, label, ha="center", va="center", fontsize=size,
+            bbox=dict(boxstyle="round,pad=0.35", **colors))
+
+
+def link(ax, start, end, dashed=False, curve=0.0, color="#444444", shrink=13):
+    """An arrow from start to end, optionally dashed or curved."""
+    ax.annotate("", xy=end, xytext=start, arrowprops=dict(
+        arrowstyle="-|>", color=color, linestyle="--" if dashed else "-",
+        shrinkA=shrink, shrinkB=shrink, connectionstyle=f"arc3,rad={curve}"))
