@@ -85,26 +85,8 @@ def test_exercise_code_fits_the_content_column(site, assignment):
 
 
 @functools.cache
-def _given_functions():
-    """Reference functions some exercise hands out as given code (a locked code cell named after the
-    function, synced from solutions/): chapter 2's exercise gives chapter 1's forward pass, so the
-    lines of chapter 1's answers `rnn_step_forward` and `rnn_forward` are published course material
-    and no longer a leak anywhere."""
-    given = set()
-    course = Course()
-    for assignment in course.assignments():
-        functions = solution_functions(course.assignment(assignment))
-        for cell in nbformat.read(course.source_notebook(assignment), as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade_id") in functions and not meta.get("solution"):
-                given.add(meta["grade_id"])
-    return given
-
-
-@functools.cache
 def _solution_lines():
-    """Distinctive lines of every reference function that answers an exercise cell, except the
-    functions another exercise gives (`_given_functions`)."""
+    """Distinctive lines of every reference function that answers an exercise cell."""
     lines = set()
     course = Course()
     for assignment in course.assignments():
@@ -114,8 +96,6 @@ def _solution_lines():
         for name, fn in solution_functions(course.assignment(assignment)).items():
             if name not in answers:
                 continue  # a helper the students are given
-            if name in _given_functions():
-                continue  # an answer of an earlier chapter that a later exercise gives
 
             body = inspect.getsource(fn).split('"""')[-1]
             for line in body.splitlines():
@@ -180,28 +160,6 @@ def test_launch_notebooks_leak_nothing(site):
 
 
 # The release of every assignment is leak-checked in tests/test_assignments.py.
-
-
-def _answers_and_given(assignment):
-    cells = nbformat.read(COURSE.source_notebook(assignment), as_version=4).cells
-    meta = [c.metadata.get("nbgrader", {}) for c in cells if c.cell_type == "code"]
-    return ({m["grade_id"] for m in meta if m.get("solution")},
-            {m.get("grade_id") for m in meta if not m.get("solution")})
-
-
-def test_only_a_later_exercise_may_give_an_earlier_answer():
-    """The leak check skips an answer's lines only when another exercise gives that function, and
-    only a later chapter may give an earlier chapter's answer (chapter 2 gives chapter 1's forward
-    pass): no exercise gives away the answers of its own chapter or of a chapter still to come.
-    Assignment names sort in chapter order (chNN_...)."""
-    assignments = COURSE.assignments()
-    for name in _given_functions():
-        answered = [a for a in assignments if name in _answers_and_given(a)[0]]
-        giving = [a for a in assignments if name in _answers_and_given(a)[1]]
-        assert giving, f"{name} is exempt from the leak check but no exercise gives it"
-        for later in giving:
-            assert all(a < later for a in answered), \
-                f"{later} gives {name}, the answer of {answered}: only a later chapter may"
 
 
 @pytest.mark.parametrize("assignment", COURSE.assignments())
