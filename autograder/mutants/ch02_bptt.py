@@ -448,4 +448,23 @@ def rnn_backward(dout, cache, dh_n=None):
     return {"dx": np.concatenate([rest["dx"], step["dx_t"][None]]), "dh0": rest["dh0"],
             **{k: rest[k] + step[k] for k in ("dW_ih", "dW_hh", "db_ih", "db_hh")}}''',
     }),
+    # Chapter 1's forward pass as the student pasted it: their own code, written another way,
+    # with the cache chapter 1 suggests (the format this exercise asks for).
+    Fair("chapter 1's forward pasted as written with einsum and a preallocated output", {
+        "rnn_step_forward": '''\
+def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
+    z = np.einsum("nd,hd->nh", x_t, W_ih) + np.einsum("nk,hk->nh", h_prev, W_hh)
+    h_next = activation(nonlinearity)(z + (b_ih + b_hh))
+    return h_next, (x_t, h_prev, W_ih, W_hh, h_next, nonlinearity)''',
+        "rnn_forward": '''\
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh", batch_first=False):
+    xs = np.swapaxes(x, 0, 1) if batch_first else x
+    out = np.empty((len(xs),) + h0.shape)
+    cache, h = [], h0
+    for t in range(len(xs)):
+        h, step = rnn_step_forward(xs[t], h, W_ih, W_hh, b_ih, b_hh, nonlinearity)
+        out[t] = h
+        cache.append(step)
+    return (np.swapaxes(out, 0, 1) if batch_first else out), cache''',
+    }),
 ]
