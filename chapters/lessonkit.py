@@ -45,6 +45,8 @@ def exercise_functions(names, files):
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(code, f"{path.name}, cell {i}", "exec"), space)
+        except NotImplementedError:
+            continue  # a given cell calling an unfinished function: named below, as a stub
         except Exception as error:
             raise ExerciseNotReady(f"cell {i} of {path.name} stops with "
                                    f"{type(error).__name__}: {error}") from None
