@@ -179,13 +179,20 @@ def describe_case(case):
     return ", ".join(parts)
 
 
+def has_float32(value):
+    """Whether a float32 array or number is in value, or in a dict, tuple or list inside it (a
+    cache, a dict of gradients)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype == np.float32
+    if isinstance(value, dict):
+        return any(has_float32(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return any(has_float32(v) for v in value)
+    return False
+
+
 def _tolerance(case, got):
-    arrays = [v for v in case.values() if isinstance(v, (np.ndarray, np.generic))]
-    if isinstance(got, (np.ndarray, np.generic)):
-        arrays.append(got)
-    if any(a.dtype == np.float32 for a in arrays):
-        return FLOAT32_TOL
-    return FLOAT64_TOL
+    return FLOAT32_TOL if has_float32(case) or has_float32(got) else FLOAT64_TOL
 
 
 def explain_error(name, error, hints=(), inputs=""):
@@ -263,6 +270,59 @@ def check_function(student, reference_fn, cases, *, name=None, select=None, vari
             if compare(got, wrong, **tol) is None:
                 raise CheckFailed(f"`{name}`: {message} (inputs: {describe(case)}).")
         raise CheckFailed(f"{problem} (inputs: {describe(case)}).")
+
+
+_RAISED = object()  # the student's function raised on a case: that case neither confirms nor refutes
+
+
+def _with_inputs(message, inputs):
+    """A message of check_function that does not say the call's inputs yet (a result of the wrong
+    structure), with them."""
+    head, sep, trace = message.partition("\n\nTraceback of your code:")
+    if "(inputs: " in head or " is not defined. " in head or "is not implemented yet" in head:
+        return message
+    return f"{head.rstrip('.')} (inputs: {inputs}).{sep}{trace}"
+
+
+def check_cases(student, reference, cases, *, describe=describe_case, select=None, variants=(), hints=()):
+    """`check_function`, one case at a time, with variants that must explain every case: a known
+    mistake is named only when it matches the student's result on every case where both run (one
+    lucky match never names the wrong mistake), and a failure says the call's arguments in words."""
+    keep = select or (lambda result: result)
+    fn = getattr(student, reference.__name__)
+    results = {}
+
+    def student_result(i):
+        if i not in results:
+            try:
+                results[i] = keep(fn(**copy.deepcopy(cases[i])))
+            except (StudentCodeError, WrongStructure):
+                results[i] = _RAISED
+        return results[i]
+
+    def everywhere(mistake):
+        def variant(**case):
+            wrong = mistake(**case)
+            for i, other in enumerate(cases):
+                mine = student_result(i)
+                if mine is _RAISED:
+                    continue
+                try:
+                    theirs = keep(mistake(**copy.deepcopy(other)))
+                except (ValueError, WrongStructure):  # the mistake cannot run on this case (shapes)
+                    continue
+                if compare(mine, theirs, **_tolerance(other, mine)) is not None:
+                    raise ValueError("this mistake does not explain every case")
+            return wrong
+        return variant
+
+    confirmed = [(message, everywhere(mistake)) for message, mistake in variants]
+    for case in cases:
+        try:
+            check_function(student, reference, [case], select=select, variants=confirmed, hints=hints,
+                           describe=describe)
+        except CheckFailed as failure:
+            raise CheckFailed(_with_inputs(str(failure), describe(case))) from None
 
 
 def pair_first(result):

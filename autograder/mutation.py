@@ -27,6 +27,15 @@ from autograder.course import Course, collect
 from autograder.submissions import build_submission, write_submissions
 
 
+def edit(source, *changes):
+    """A mutant's code: ``source`` (the reference as a student types it) with each (old, new)
+    replaced; each old must occur exactly once, so an edit that no longer applies fails loudly."""
+    for old, new in changes:
+        assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times"
+        source = source.replace(old, new)
+    return source
+
+
 @dataclass
 class Mutant:
     name: str

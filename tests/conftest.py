@@ -103,3 +103,17 @@ def printed_probe(course, student, assignment=ASSIGNMENT):
                 if line.startswith("PROBE "):
                     return json.loads(line[len("PROBE "):])
     raise AssertionError(f"{student}'s probe printed nothing; its cells' outputs are in {path}")
+
+
+@pytest.fixture(scope="module")
+def torch():
+    """torch, for the tests that compare with torch.nn; they are skipped where it is not installed."""
+    return pytest.importorskip("torch")
+
+
+def torch_weights(module, suffix="_l0"):
+    """A torch recurrent module's layer weights as numpy arrays named like the reference's:
+    W_ih, W_hh, b_ih, b_hh (float64 when the module is .double())."""
+    w = {k: v.detach().numpy().copy() for k, v in module.named_parameters()}
+    return dict(W_ih=w["weight_ih" + suffix], W_hh=w["weight_hh" + suffix],
+                b_ih=w["bias_ih" + suffix], b_hh=w["bias_hh" + suffix])

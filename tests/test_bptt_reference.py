@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from conftest import torch_weights as _weights  # the `torch` fixture comes from conftest too
+
 from solutions import bptt, rnn
 
 RTOL = 1e-10  # against torch autograd, float64
@@ -15,15 +17,6 @@ GRAD_EPS = 1e-5  # their step: in float64 the error is then ~1e-9 (eps = 1e-6 re
 KEYS = ("dW_ih", "dW_hh", "db_ih", "db_hh")
 
 
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
-def _weights(module, suffix="_l0"):
-    w = {k: v.detach().numpy().copy() for k, v in module.named_parameters()}
-    return dict(W_ih=w["weight_ih" + suffix], W_hh=w["weight_hh" + suffix],
-                b_ih=w["bias_ih" + suffix], b_hh=w["bias_hh" + suffix])
 
 
 def _problem(seed, T, N, D, H, nonlinearity="tanh", scale=1.0):

@@ -17,7 +17,8 @@ import pytest
 from autograder.checking import CheckFailed
 from autograder.checks import ch02_bptt as checks
 from autograder.course import Course
-from autograder.mutants.ch02_bptt import BACKWARD, CLIP_NORM, DH_N, _edit
+from autograder.mutants.ch02_bptt import BACKWARD, CLIP_NORM, DH_N
+from autograder.mutation import edit
 from autograder.submissions import solution_sources
 from solutions import bptt
 
@@ -162,11 +163,11 @@ def test_self_checks_pass_on_the_reference_with_numpy_alone_and_the_run_trains()
 
 def test_self_checks_stop_an_input_modified_in_place():
     """The grader's calls receive copies, so it cannot see this; the learner's self-checks can."""
-    in_place = _edit(BACKWARD, (DH_N, "    dh = np.zeros_like(h0, dtype=np.float64)\n"
+    in_place = edit(BACKWARD, (DH_N, "    dh = np.zeros_like(h0, dtype=np.float64)\n"
                                       "    if dh_n is not None:\n        dout[-1] += dh_n\n"))
     with pytest.raises(AssertionError, match="rnn_backward changed the dout it was given, in place"):
         _run_release_cells({"rnn_backward": in_place})
-    scaled_in_place = _edit(CLIP_NORM, ("return {k: g * scale for k, g in grads.items()}, total",
+    scaled_in_place = edit(CLIP_NORM, ("return {k: g * scale for k, g in grads.items()}, total",
                                         "for g in grads.values():\n        g *= scale\n    return grads, total"))
     with pytest.raises(AssertionError, match="clip_grad_norm changed the arrays it was given, in place"):
         _run_release_cells({"clip_grad_norm": scaled_in_place})
@@ -176,7 +177,7 @@ def test_self_checks_stop_a_wrong_gradient_no_hand_example_names():
     """A mistake that no hand example foresees (tanh's derivative written into dh_prev, right for
     tanh, wrong for relu where the hand example checks only dx_t and dW_hh) is still stopped: by the
     gradient check, which says which gradient is wrong."""
-    wrong = _edit(solution_sources(ASSIGNMENT)["rnn_step_backward"],
+    wrong = edit(solution_sources(ASSIGNMENT)["rnn_step_backward"],
                   ('"dh_prev": dz @ W_hh,', '"dh_prev": (dh_next * (1 - h_next ** 2)) @ W_hh,'))
     with pytest.raises(AssertionError, match=r"nonlinearity='relu', N=3, D=2, H=4: dh_prev does not match "
                                              r"centred finite differences"):

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import torch_weights as _weights  # the `torch` fixture comes from conftest too
+
 from solutions import bptt, lstm, rnn
 
 RTOL = 1e-10  # against torch, float64
@@ -20,15 +22,6 @@ GRAD_EPS = 1e-5  # ... with this step: at 1e-6 rounding alone gives up to 2e-7 o
 SHAPES = [(6, 5, 3, 7), (9, 2, 4, 3), (1, 1, 1, 1)]  # (T, N, D, H)
 
 
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
-def _weights(module, suffix="_l0"):
-    w = {k: v.detach().numpy().copy() for k, v in module.named_parameters()}
-    return dict(W_ih=w["weight_ih" + suffix], W_hh=w["weight_hh" + suffix],
-                b_ih=w["bias_ih" + suffix], b_hh=w["bias_hh" + suffix])
 
 
 def _module(torch, cls, D, H, seed, **kwargs):

@@ -4,74 +4,15 @@ Each check runs the student's function on seeded cases chosen so that no mistake
 square and non-square weights (so a missing transpose gives wrong numbers before it gives a
 shape error), non-zero biases and initial states, both nonlinearities, both layouts of
 `rnn_forward`, float32 inputs. A known mistake (a variant) is named only when it explains the
-student's results on every case where both can be computed (`_check`), so that one lucky match
+student's results on every case where both can be computed (`check_cases`), so that one lucky match
 never names the wrong mistake, and every message says the failing call's arguments in words.
 The mistakes these checks must name, and the fair answers they must accept, are listed as
 student code in autograder/mutants/ch01_rnn_by_hand.py (`python -m autograder mutants`).
 """
-import copy
-
 import numpy as np
 
-from autograder.checking import (FLOAT32_TOL, FLOAT64_TOL, CheckFailed, StudentCodeError, WrongStructure,
-                                 check_function, compare, describe_case, pair_first)
+from autograder.checking import WrongStructure, check_cases, describe_case, pair_first
 from solutions import rnn as ref
-
-_RAISED = object()  # the student's function raised on a case: that case neither confirms nor refutes
-
-
-def _tolerance(case, got):
-    values = list(case.values()) + [got]
-    return FLOAT32_TOL if any(getattr(v, "dtype", None) == np.float32 for v in values) else FLOAT64_TOL
-
-
-def _with_inputs(message, inputs):
-    """A message of check_function that does not say the call's inputs yet (a result of the wrong
-    structure), with them."""
-    head, sep, trace = message.partition("\n\nTraceback of your code:")
-    if "(inputs: " in head or " is not defined. " in head or "is not implemented yet" in head:
-        return message
-    return f"{head.rstrip('.')} (inputs: {inputs}).{sep}{trace}"
-
-
-def _check(student, reference, cases, *, describe, select=None, variants=(), hints=()):
-    """`check_function`, one case at a time; a variant counts only if it matches the student's
-    result on every case where both run, and a failure says the call's arguments in words."""
-    keep = select or (lambda result: result)
-    fn = getattr(student, reference.__name__)
-    results = {}
-
-    def student_result(i):
-        if i not in results:
-            try:
-                results[i] = keep(fn(**copy.deepcopy(cases[i])))
-            except (StudentCodeError, WrongStructure):
-                results[i] = _RAISED
-        return results[i]
-
-    def everywhere(mistake):
-        def variant(**case):
-            wrong = mistake(**case)
-            for i, other in enumerate(cases):
-                mine = student_result(i)
-                if mine is _RAISED:
-                    continue
-                try:
-                    theirs = keep(mistake(**copy.deepcopy(other)))
-                except (ValueError, WrongStructure):  # the mistake cannot run on this case (shapes)
-                    continue
-                if compare(mine, theirs, **_tolerance(other, mine)) is not None:
-                    raise ValueError("this mistake does not explain every case")
-            return wrong
-        return variant
-
-    confirmed = [(message, everywhere(mistake)) for message, mistake in variants]
-    for case in cases:
-        try:
-            check_function(student, reference, [case], select=select, variants=confirmed, hints=hints,
-                           describe=describe)
-        except CheckFailed as failure:
-            raise CheckFailed(_with_inputs(str(failure), describe(case))) from None
 
 
 def _float32(case):
@@ -116,7 +57,7 @@ def test_rnn_step_scalar(student):
     def z(x_t, h_prev, w_x, w_h, b):
         return w_x * x_t + w_h * h_prev + b
 
-    _check(student, ref.rnn_step_scalar, cases, describe=_describe_scalar, variants=[
+    check_cases(student, ref.rnn_step_scalar, cases, describe=_describe_scalar, variants=[
         ("the tanh is missing: h_t = tanh(w_x x_t + w_h h_prev + b)", z),
         ("the activation is wrong: this neuron uses tanh, and you seem to use relu, max(z, 0)",
          lambda **c: _relu(z(**c))),
@@ -203,7 +144,7 @@ def _step_variants():
 
 def test_rnn_step_forward(student):
     """Part 2: one batched RNN step, (h_next, cache)"""
-    _check(student, ref.rnn_step_forward, _step_cases(), describe=_describe_step, select=pair_first,
+    check_cases(student, ref.rnn_step_forward, _step_cases(), describe=_describe_step, select=pair_first,
            variants=_step_variants(), hints=STEP_HINTS)
 
 
@@ -233,7 +174,7 @@ def test_rnn_step_combined(student):
     """Part 3: the combined [W_ih, W_hh] matrix"""
     steps = _step_cases()
     weights = [{"W_ih": c["W_ih"], "W_hh": c["W_hh"]} for c in steps[:2] + steps[4:5]]  # D = H first
-    _check(student, ref.combine_weights, weights, describe=_describe_combine, hints=COMBINE_HINTS, variants=[
+    check_cases(student, ref.combine_weights, weights, describe=_describe_combine, hints=COMBINE_HINTS, variants=[
         ("the blocks are in the wrong order: W = [W_ih, W_hh], the input weights first",
          lambda W_ih, W_hh: np.concatenate([W_hh, W_ih], axis=1)),
         ("W_ih and W_hh are stacked one above the other: put them side by side (axis=1), so that W has "
@@ -248,7 +189,7 @@ def test_rnn_step_combined(student):
     def z(x_t, h_prev, W, b):
         return np.concatenate([x_t, h_prev], axis=1) @ W.T + b
 
-    _check(student, ref.rnn_step_combined, combined, describe=_describe_combined_step, hints=COMBINED_STEP_HINTS,
+    check_cases(student, ref.rnn_step_combined, combined, describe=_describe_combined_step, hints=COMBINED_STEP_HINTS,
            variants=[
                ("[x_t, h_prev] is stacked in the wrong order: the input first, then the state, to match "
                 "W = [W_ih, W_hh]",
@@ -413,7 +354,7 @@ def _sequence_variants():
 
 def test_rnn_forward(student):
     """Part 4: a batched sequence forward pass"""
-    _check(student, ref.rnn_forward, _sequence_cases(), describe=_describe_sequence, select=pair_first,
+    check_cases(student, ref.rnn_forward, _sequence_cases(), describe=_describe_sequence, select=pair_first,
            variants=_sequence_variants(), hints=SEQUENCE_HINTS)
 
 
@@ -460,7 +401,7 @@ def test_many_to_one(student):
     def last_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, V, c):
         return ref.output_layer(states(x, h0, W_ih, W_hh, b_ih, b_hh)[:, -1], V, c)
 
-    _check(student, ref.many_to_one_forward, cases, describe=_describe_many_to_one, select=_prediction,
+    check_cases(student, ref.many_to_one_forward, cases, describe=_describe_many_to_one, select=_prediction,
            hints=MANY_TO_ONE_HINTS, variants=[
                ("the prediction must come from the LAST hidden state, out[-1]; yours comes from the first",
                 from_first_step),

@@ -9,7 +9,7 @@ code as plain data (tuples of arrays and a string); the expected values come fro
 itself checked against torch autograd and centred differences (tests/test_bptt_reference.py).
 
 A known mistake (a variant) is named only when it explains the student's results on every case
-where both can be computed (`_check`, the pattern of chapter 1's checks), so that one lucky match
+where both can be computed (`autograder.checking.check_cases`), so that one lucky match
 never names the wrong mistake, and every message says the failing call's inputs in words. The
 mistakes these checks must name, and the fair answers they must accept, are listed as student
 code in autograder/mutants/ch02_bptt.py (`python -m autograder mutants ch02_bptt`).
@@ -19,80 +19,11 @@ the result by a relative 1e-6 / norm, and every clipping case here has a norm ab
 difference stays below a tenth of the tolerance (rtol 1e-5). Modifying the input arrays in place
 cannot be seen from here (the student's function receives copies); the visible self-checks test it.
 """
-import copy
-
 import numpy as np
 
-from autograder.checking import (FLOAT32_TOL, FLOAT64_TOL, CheckFailed, StudentCodeError, WrongStructure,
-                                 check_function, compare, describe_value)
+from autograder.checking import WrongStructure, check_cases, describe_value, has_float32
 from solutions import bptt as ref
 from solutions.rnn import rnn_forward, rnn_step_forward
-
-_RAISED = object()  # the student's function raised on a case: that case neither confirms nor refutes
-
-
-def _has_float32(value):
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype == np.float32
-    if isinstance(value, dict):
-        return any(_has_float32(v) for v in value.values())
-    if isinstance(value, (tuple, list)):
-        return any(_has_float32(v) for v in value)
-    return False
-
-
-def _tolerance(case, got):
-    return FLOAT32_TOL if _has_float32(case) or _has_float32(got) else FLOAT64_TOL
-
-
-def _with_inputs(message, inputs):
-    """A message of check_function that does not say the call's inputs yet (a result of the wrong
-    structure), with them."""
-    head, sep, trace = message.partition("\n\nTraceback of your code:")
-    if "(inputs: " in head or " is not defined. " in head or "is not implemented yet" in head:
-        return message
-    return f"{head.rstrip('.')} (inputs: {inputs}).{sep}{trace}"
-
-
-def _check(student, reference, cases, *, describe, select=None, variants=(), hints=()):
-    """`check_function`, one case at a time; a variant counts only if it matches the student's
-    result on every case where both run, and a failure says the call's arguments in words
-    (chapter 1's pattern, autograder/checks/ch01_rnn_by_hand.py)."""
-    keep = select or (lambda result: result)
-    fn = getattr(student, reference.__name__)
-    results = {}
-
-    def student_result(i):
-        if i not in results:
-            try:
-                results[i] = keep(fn(**copy.deepcopy(cases[i])))
-            except (StudentCodeError, WrongStructure):
-                results[i] = _RAISED
-        return results[i]
-
-    def everywhere(mistake):
-        def variant(**case):
-            wrong = mistake(**case)
-            for i, other in enumerate(cases):
-                mine = student_result(i)
-                if mine is _RAISED:
-                    continue
-                try:
-                    theirs = keep(mistake(**copy.deepcopy(other)))
-                except (ValueError, WrongStructure):  # the mistake cannot run on this case (shapes)
-                    continue
-                if compare(mine, theirs, **_tolerance(other, mine)) is not None:
-                    raise ValueError("this mistake does not explain every case")
-            return wrong
-        return variant
-
-    confirmed = [(message, everywhere(mistake)) for message, mistake in variants]
-    for case in cases:
-        try:
-            check_function(student, reference, [case], select=select, variants=confirmed, hints=hints,
-                           describe=describe)
-        except CheckFailed as failure:
-            raise CheckFailed(_with_inputs(str(failure), describe(case))) from None
 
 
 def _sizes(float32=False, **letters):
@@ -132,7 +63,7 @@ def _describe_derivative(case):
     h = case["h"]
     return (f"nonlinearity={case['nonlinearity']!r}, h of shape {tuple(np.shape(h))}"
             + (" with zeros (relu's z <= 0)" if case["nonlinearity"] == "relu" else "")
-            + (", float32" if _has_float32(h) else ""))
+            + (", float32" if has_float32(h) else ""))
 
 
 def _derivative_cases():
@@ -183,7 +114,7 @@ def _step_cases():
 def _describe_step(case):
     x_t, h_prev, W_ih, W_hh, h_next, nonlinearity = case["cache"]
     (N, D), H = x_t.shape, W_hh.shape[0]
-    return f"nonlinearity={nonlinearity!r}, " + _sizes(_has_float32(case), N=N, D=D, H=H)
+    return f"nonlinearity={nonlinearity!r}, " + _sizes(has_float32(case), N=N, D=D, H=H)
 
 
 def _step_from_dz(dz, x_t, h_prev, W_ih, W_hh, **changes):
@@ -249,9 +180,9 @@ def _step_variants():
 
 def test_rnn_step_backward(student):
     """Part 1: one step backwards"""
-    _check(student, ref.activation_derivative, _derivative_cases(), describe=_describe_derivative,
+    check_cases(student, ref.activation_derivative, _derivative_cases(), describe=_describe_derivative,
            variants=_derivative_variants())
-    _check(student, ref.rnn_step_backward, _step_cases(), describe=_describe_step,
+    check_cases(student, ref.rnn_step_backward, _step_cases(), describe=_describe_step,
            select=_dict_of(STEP_KEYS, "step"), variants=_step_variants(), hints=STEP_HINTS)
 
 
@@ -291,7 +222,7 @@ def _describe_sequence(case):
     x_t, h0, W_ih, W_hh, _, nonlinearity = case["cache"][0]
     (N, D), H, T = x_t.shape, W_hh.shape[0], len(case["cache"])
     given = "dh_n given" if case.get("dh_n") is not None else "no dh_n"
-    return (f"nonlinearity={nonlinearity!r}, " + _sizes(_has_float32(case), T=T, N=N, D=D, H=H)
+    return (f"nonlinearity={nonlinearity!r}, " + _sizes(has_float32(case), T=T, N=N, D=D, H=H)
             + f", a non-zero h0, {given}")
 
 
@@ -379,7 +310,7 @@ def _sequence_variants():
 
 def test_rnn_backward(student):
     """Part 2: backpropagation through time"""
-    _check(student, ref.rnn_backward, _sequence_cases(), describe=_describe_sequence,
+    check_cases(student, ref.rnn_backward, _sequence_cases(), describe=_describe_sequence,
            select=_dict_of(SEQUENCE_KEYS, "sequence"), variants=_sequence_variants(), hints=SEQUENCE_HINTS)
 
 
@@ -414,7 +345,7 @@ def _describe_clip(case):
     if "max_norm" in case:
         norm = ref.global_norm(case["grads"])
         extra = f" (global norm {norm:.3g}: {'clipped' if norm > case['max_norm'] else 'not clipped'})"
-    return f"grads with {shapes}, {limit}{extra}" + (", float32" if _has_float32(case) else "")
+    return f"grads with {shapes}, {limit}{extra}" + (", float32" if has_float32(case) else "")
 
 
 def _clipped_pair(result):
@@ -488,9 +419,9 @@ def _new_dict(result):
 
 def test_clipping(student):
     """Part 3: gradient clipping"""
-    _check(student, ref.clip_grad_norm, _clip_cases(), describe=_describe_clip, select=_clipped_pair,
+    check_cases(student, ref.clip_grad_norm, _clip_cases(), describe=_describe_clip, select=_clipped_pair,
            variants=_clip_variants())
-    _check(student, ref.clip_grad_value, _value_cases(), describe=_describe_clip, select=_new_dict,
+    check_cases(student, ref.clip_grad_value, _value_cases(), describe=_describe_clip, select=_new_dict,
            variants=_value_variants())
 
 
@@ -518,7 +449,7 @@ def _step_jacobian_cases():
 def _describe_step_jacobian(case):
     x_t, _, _, W_hh, _, nonlinearity = case["cache_t"]
     return f"a step cache with nonlinearity={nonlinearity!r}, " + _sizes(
-        _has_float32(case), N=x_t.shape[0], D=x_t.shape[1], H=W_hh.shape[0])
+        has_float32(case), N=x_t.shape[0], D=x_t.shape[1], H=W_hh.shape[0])
 
 
 def _step_jacobian_variants():
@@ -633,9 +564,9 @@ def _hidden_jacobian_norm_variants():
 
 def test_gradient_norms(student):
     """Part 4: Jacobians through time"""
-    _check(student, ref.step_jacobian, _step_jacobian_cases(), describe=_describe_step_jacobian,
+    check_cases(student, ref.step_jacobian, _step_jacobian_cases(), describe=_describe_step_jacobian,
            variants=_step_jacobian_variants(), hints=JACOBIAN_HINTS)
-    _check(student, ref.hidden_jacobians, _sequence_jacobian_cases(), describe=_describe_sequence_jacobian,
+    check_cases(student, ref.hidden_jacobians, _sequence_jacobian_cases(), describe=_describe_sequence_jacobian,
            variants=_hidden_jacobian_variants(), hints=JACOBIAN_HINTS)
-    _check(student, ref.hidden_jacobian_norms, _norm_cases(), describe=_describe_norms,
+    check_cases(student, ref.hidden_jacobian_norms, _norm_cases(), describe=_describe_norms,
            variants=_hidden_jacobian_norm_variants(), hints=JACOBIAN_HINTS)

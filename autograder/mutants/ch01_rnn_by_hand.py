@@ -1,21 +1,13 @@
 """Plausible mistakes and fair alternatives of chapter 1's exercise, as real student code (the mutation gate, autograder/mutation.py).
 
 Each mutant is one mistake in one answer cell (the other cells keep the reference answer), written
-as a student would type it: the reference with one edit (`_edit`, which fails if the edit does
+as a student would type it: the reference with one edit (`edit`, which fails if the edit does
 not apply) or a short function of its own. MUTANTS are in order of how common we expect the
 mistake to be; the first half must be stopped by the visible self-check of the part where the
 mistake is, with the words given in `visible`. FAIR are correct answers written another way:
 each must get full marks and pass every visible self-check.
 """
-from autograder.mutation import Fair, Mutant
-
-
-def _edit(source, *changes):
-    """``source`` with each (old, new) replaced; each old must occur exactly once."""
-    for old, new in changes:
-        assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times"
-        source = source.replace(old, new)
-    return source
+from autograder.mutation import Fair, Mutant, edit
 
 
 SCALAR = '''\
@@ -61,20 +53,20 @@ P1, P2, P3, P4, P5 = ("test_rnn_step_scalar", "test_rnn_step_forward", "test_rnn
 
 
 def _scalar(name, new, words, visible=True):
-    return Mutant(name, {"rnn_step_scalar": _edit(SCALAR, ("np.tanh(w_x * x_t + w_h * h_prev + b)", new))},
+    return Mutant(name, {"rnn_step_scalar": edit(SCALAR, ("np.tanh(w_x * x_t + w_h * h_prev + b)", new))},
                   {P1: words}, words if visible else None)
 
 
 def _step(name, changes, words, visible=True):
-    return Mutant(name, {"rnn_step_forward": _edit(STEP, *changes)}, {P2: words}, words if visible else None)
+    return Mutant(name, {"rnn_step_forward": edit(STEP, *changes)}, {P2: words}, words if visible else None)
 
 
 def _forward(name, changes, words, visible=True):
-    return Mutant(name, {"rnn_forward": _edit(FORWARD, *changes)}, {P4: words}, words if visible else None)
+    return Mutant(name, {"rnn_forward": edit(FORWARD, *changes)}, {P4: words}, words if visible else None)
 
 
 def _many_to_one(name, changes, words, visible=True):
-    return Mutant(name, {"many_to_one_forward": _edit(MANY_TO_ONE, *changes)}, {P5: words},
+    return Mutant(name, {"many_to_one_forward": edit(MANY_TO_ONE, *changes)}, {P5: words},
                   words if visible else None)
 
 
@@ -107,9 +99,9 @@ MUTANTS = [  # most common first: the first half must be stopped by a visible se
     _forward("rnn_forward starts from zeros, not h0", [("h, hs, cache = h0, [], []", "h, hs, cache = 0 * h0, [], []")],
              "h0 is ignored"),
     Mutant("combine_weights with the blocks swapped",
-           {"combine_weights": _edit(COMBINE, ("[W_ih, W_hh]", "[W_hh, W_ih]"))}, {P3: "wrong order"}, "wrong order"),
+           {"combine_weights": edit(COMBINE, ("[W_ih, W_hh]", "[W_hh, W_ih]"))}, {P3: "wrong order"}, "wrong order"),
     Mutant("combined step stacks [h_prev, x_t]",
-           {"rnn_step_combined": _edit(COMBINED_STEP, ("[x_t, h_prev]", "[h_prev, x_t]"))}, {P3: "wrong order"},
+           {"rnn_step_combined": edit(COMBINED_STEP, ("[x_t, h_prev]", "[h_prev, x_t]"))}, {P3: "wrong order"},
            "wrong order"),
     _scalar("scalar step with a sigmoid", "1 / (1 + np.exp(-(w_x * x_t + w_h * h_prev + b)))", "sigmoid"),
     _forward("batch_first: out not transposed back",
@@ -136,7 +128,7 @@ MUTANTS = [  # most common first: the first half must be stopped by a visible se
     _forward("out includes h0 (T + 1 states)", [("h, hs, cache = h0, [], []", "h, hs, cache = h0, [h0], []")],
              "T + 1"),
     Mutant("combine_weights stacks along axis 0",
-           {"combine_weights": _edit(COMBINE, ("axis=1", "axis=0"))}, {P3: "one above the other"},
+           {"combine_weights": edit(COMBINE, ("axis=1", "axis=0"))}, {P3: "one above the other"},
            "one above the other"),
     _many_to_one("many-to-one reads out[:, -1]", [("out[-1]", "out[:, -1]")], "out[:, -1]"),
     _many_to_one("many-to-one from the average state", [("out[-1]", "out.mean(axis=0)")], "average"),
@@ -156,9 +148,9 @@ MUTANTS = [  # most common first: the first half must be stopped by a visible se
           [(Z + "  # (N, H)", "W_ih @ x_t.T + W_hh @ h_prev.T + (b_ih + b_hh)[:, None]  # (H, N)")], "transposed"),
     # Mistakes that raise in the self-checks: numpy's error, on the student's own line, is what they see.
     Mutant("combined step without the transpose (xh @ W)",
-           {"rnn_step_combined": _edit(COMBINED_STEP, ("xh @ W.T", "xh @ W"))}, {P3: "W.T"}),
+           {"rnn_step_combined": edit(COMBINED_STEP, ("xh @ W.T", "xh @ W"))}, {P3: "W.T"}),
     Mutant("combined step stacks [x_t, h_prev] along axis 0",
-           {"rnn_step_combined": _edit(COMBINED_STEP, ("axis=1", "axis=0"))}, {P3: "side by side"}),
+           {"rnn_step_combined": edit(COMBINED_STEP, ("axis=1", "axis=0"))}, {P3: "side by side"}),
     _many_to_one("output layer without the transpose (out[-1] @ V + c)",
                  [("output_layer(out[-1], V, c)", "out[-1] @ V + c")], "V.T", visible=False),
     _many_to_one("many-to-one forgets to unpack rnn_forward's pair",

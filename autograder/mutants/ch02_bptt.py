@@ -1,7 +1,7 @@
 """Plausible mistakes and fair alternatives of chapter 2's exercise, as real student code (the mutation gate, autograder/mutation.py).
 
 Each mutant is one mistake in one answer cell (the other cells keep the reference answer), written
-as a student would type it: the reference with one edit (`_edit`, which fails if the edit does
+as a student would type it: the reference with one edit (`edit`, which fails if the edit does
 not apply) or a short function of its own. MUTANTS are in order of how common we expect the
 mistake to be; the first half must be stopped by the visible self-check of the part where the
 mistake is, with the words given in `visible`. FAIR are correct answers written another way:
@@ -11,15 +11,7 @@ Not listed: modifying an input array in place (`dout[-1] += dh_n`, `g *= scale`)
 checks cannot see it (the student's function receives copies of the arrays), so it loses no
 marks; the visible self-checks of Parts 2 and 3 stop it with a message.
 """
-from autograder.mutation import Fair, Mutant
-
-
-def _edit(source, *changes):
-    """``source`` with each (old, new) replaced; each old must occur exactly once."""
-    for old, new in changes:
-        assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times"
-        source = source.replace(old, new)
-    return source
+from autograder.mutation import Fair, Mutant, edit
 
 
 DERIVATIVE = '''\
@@ -95,7 +87,7 @@ def _mutant(name, cell, changes, words, visible=True):
     ``words`` and, when ``visible`` is True, its visible self-check too (or the words given)."""
     source, part = CELLS[cell]
     seen = words if visible is True else visible or None
-    return Mutant(name, {cell: _edit(source, *changes)}, {part: words}, seen)
+    return Mutant(name, {cell: edit(source, *changes)}, {part: words}, seen)
 
 
 def _written(name, cell, source, words, visible=True):
@@ -209,7 +201,7 @@ def rnn_backward(dout, cache, dh_n=None):
     _mutant("clip_grad_norm: scale upside down", "clip_grad_norm",
             [("scale = min(max_norm / (total + 1e-6), 1.0)", "scale = total / max_norm if total > max_norm else 1.0")],
             "upside down"),
-    _written("dh0 returned as the gradient reaching h_1", "rnn_backward", _edit(
+    _written("dh0 returned as the gradient reaching h_1", "rnn_backward", edit(
         BACKWARD, (LOOP_STEP, "dh_next = dh + dout[t]\n        step = rnn_step_backward(dh_next, cache[t])"),
         ('return {"dx": dx, "dh0": dh, **grads}', 'return {"dx": dx, "dh0": dh_next, **grads}')), "h_1"),
     _mutant("time loop skips the last step: range(T - 1)", "rnn_backward",
@@ -220,7 +212,7 @@ def hidden_jacobian_norms(cache, ord=2):
     if ord == 2:
         return np.abs(np.linalg.eigvals(J)).max(axis=-1)
     return np.linalg.norm(J, ord=ord, axis=(-2, -1))''', "eigenvalue", visible="spectral radius"),
-    _written("clip_grad_norm returns only the clipped dict", "clip_grad_norm", _edit(
+    _written("clip_grad_norm returns only the clipped dict", "clip_grad_norm", edit(
         CLIP_NORM, (RETURN_CLIPPED, "return {k: g * scale for k, g in grads.items()}")), "pair"),
     _mutant("tanh derivative with the sign flipped", "activation_derivative",
             [("return 1.0 - h ** 2", "return h ** 2 - 1.0")], "sign"),
