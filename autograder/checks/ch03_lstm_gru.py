@@ -81,7 +81,7 @@ def _describe_step(case):
 
 def _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, *, order="ifgo", interleaved=False,
                acts=None, cell="f", out="tanh", swap_out=False, bias_ih=True, bias_hh=True, recurrent=True):
-    """(h_next, c_next) of one LSTM step with one mistake or more: the blocks read in `order`,
+    """(h_next, c_next, None) of one LSTM step with one mistake or more: the blocks read in `order`,
     or unit by unit; activations per gate; the cell rule; h from tanh(c'), c' or tanh(c_prev)."""
     a = x_t @ W_ih.T + (b_ih if bias_ih else 0) + (h_prev @ W_hh.T if recurrent else 0) \
         + (b_hh if bias_hh else 0)
@@ -92,7 +92,7 @@ def _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, *, order="ifgo", int
     i, f, g, o = (act[k](pre[k]) for k in "ifgo")
     c_next = {"f": f * c_prev + i * g, "none": i * g, "one": c_prev + i * g}[cell]
     h_next = o * {"tanh": np.tanh(c_next), "c": c_next, "c_prev": np.tanh(c_prev)}[out]
-    return (c_next, h_next) if swap_out else (h_next, c_next)
+    return (c_next, h_next, None) if swap_out else (h_next, c_next, None)
 
 
 def _step_variants():
@@ -176,11 +176,12 @@ SEQUENCE_HINTS = FORWARD_HINTS + [
 
 
 def _sequence_cases():
-    """batch_first both ways, N != T and N = T with batch_first, T = 1, float32, D != H first."""
+    """batch_first both ways, N = T (a batch_first ignored gives numbers, not an error) and N != T, T = 1,
+    float32, D != H first."""
     cases = []
     for seed, (T, N, D, H, batch_first, dtype) in enumerate([
-            (4, 3, 2, 5, False, np.float64), (3, 2, 3, 2, True, np.float64), (5, 2, 4, 3, True, np.float64),
-            (1, 3, 2, 2, False, np.float64), (3, 4, 2, 3, False, np.float32), (3, 3, 2, 4, True, np.float64),
+            (4, 3, 2, 5, False, np.float64), (3, 3, 2, 4, True, np.float64), (3, 2, 3, 2, True, np.float64),
+            (5, 2, 4, 3, True, np.float64), (1, 3, 2, 2, False, np.float64), (3, 4, 2, 3, False, np.float32),
             (2, 2, 3, 3, True, np.float32)]):
         rng = np.random.default_rng(320 + seed)
         shape = (N, T, D) if batch_first else (T, N, D)
@@ -239,24 +240,23 @@ def _out_h_c(result):
 def _sequence_variants():
     def mistake(**options):
         def run(**case):
-            out, h, c, _ = _run(**case, **options)
-            return (out, h, c)
+            out, h, c, caches = _run(**case, **options)
+            return (out, (h, c)), caches
         return run
 
     def swapped_states(**case):
-        out, h, c, _ = _run(**case)
-        return (out, c, h)
+        out, h, c, caches = _run(**case)
+        return (out, (c, h)), caches
 
     def with_h0(**case):
         out, h, c, _ = _run(**case)
         bf = case.get("batch_first", False)
         h0 = case["h0"][:, None] if bf else case["h0"][None]
-        return (np.concatenate([h0, out], axis=1 if bf else 0), h, c)
+        return (np.concatenate([h0, out], axis=1 if bf else 0), (h, c)), None
 
     def first_state(**case):
         out, h, c, caches = _run(**case)
-        return (out, caches[0][1] if len(caches) == 1 else (out[:, 0] if case.get("batch_first") else out[0]),
-                c)
+        return (out, ((out[:, 0] if case.get("batch_first") else out[0]), c)), caches
 
     return [
         ("the cell state is not carried: each step gets the c_next of the step before, not c0",
@@ -287,7 +287,7 @@ def _sequence_cache(result):
 
 def _sequence_cache_variants():
     return [("the step caches are in reverse time order: cache[t] is the cache of step t, whose h_prev is h_t",
-             lambda **case: _run(**case)[3][::-1])]
+             lambda **case: (None, _run(**case)[3][::-1]))]
 
 
 def test_lstm_forward(student):
@@ -450,7 +450,7 @@ def _describe_gru(case):
 def _gru(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True, *, placement=None, order="rzn", swap_z=False,
          b_hn="right", reset_in_mix=False, act_n=np.tanh, act_gates=sigmoid, bias_ih=True, bias_hh=True,
          recurrent=True):
-    """h_next of one GRU step with a mistake; placement: None (as reset_after says), "after" (torch's,
+    """(h_next, None) of one GRU step with a mistake; placement: None (as reset_after says), "after" (torch's,
     always) or "before" (Cho et al.'s, always); b_hn: "right", "outside" (torch's placement with b_hn
     not reset), "reset" (Cho's placement with b_hn reset too)."""
     after = reset_after if placement is None else placement == "after"
@@ -467,7 +467,7 @@ def _gru(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True, *, placement=Non
         inner = (r * h_prev) @ Wh["n"].T + (r * bh["n"] if b_hn == "reset" else bh["n"])
     n = act_n(ax["n"] + inner)
     old = r * h_prev if reset_in_mix else h_prev
-    return z * n + (1 - z) * old if swap_z else (1 - z) * n + z * old
+    return (z * n + (1 - z) * old if swap_z else (1 - z) * n + z * old), None
 
 
 def _gru_variants():
