@@ -92,6 +92,9 @@ def release_for_site(assignments):
             chapter = site_course.assignment(assignment).chapter
             if chapter is None:
                 continue
+            if not (REPO / chapter).is_dir():
+                raise SystemExit(f"{assignment}: its manifest's chapter folder {chapter} does not exist; "
+                                 "the released exercise goes beside the chapter's lesson.md")
             site_course.nbgrader("generate_assignment", assignment, "--force")
             target = REPO / chapter / "exercise.ipynb"
             shutil.copy(site_course.release_notebook(assignment), target)
