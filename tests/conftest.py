@@ -3,7 +3,11 @@
 The submission builders live in autograder/submissions.py (benchmarks use them too); the wrappers
 here default to ASSIGNMENT for the tests that grade chapter 1's notebook as their subject.
 """
+import ast
+import contextlib
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,3 +121,42 @@ def torch_weights(module, suffix="_l0"):
     w = {k: v.detach().numpy().copy() for k, v in module.named_parameters()}
     return dict(W_ih=w["weight_ih" + suffix], W_hh=w["weight_hh" + suffix],
                 b_ih=w["bias_ih" + suffix], b_hh=w["bias_hh" + suffix])
+
+
+def release_cell_sources(assignment):
+    """(grade_id, source) of the instructor notebook's code cells as the release has them: hidden
+    tests removed; answer cells keep their markers (run_release_cells fills them)."""
+    import nbformat
+
+    notebook = nbformat.read(Course().source_notebook(assignment), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            meta = cell.metadata.get("nbgrader", {})
+            yield meta, re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source,
+                               flags=re.S)
+
+
+def release_cell_imports(assignment):
+    """{grade_id: top-level modules imported} of the release's code cells."""
+    return {meta["grade_id"]: {(node.module if isinstance(node, ast.ImportFrom) else alias.name)
+                               .split(".")[0]
+                               for node in ast.walk(ast.parse(source))
+                               if isinstance(node, (ast.Import, ast.ImportFrom))
+                               for alias in node.names}
+            for meta, source in release_cell_sources(assignment)}
+
+
+def run_release_cells(assignment, answers=None):
+    """The release's code cells (no hidden tests, no solution markers), answer cells filled with
+    the reference or with `answers`, run in this process. Returns what they printed; an
+    AssertionError of a visible self-check propagates."""
+    from autograder.submissions import solution_sources as reference
+
+    filled = {**reference(assignment), **(answers or {})}
+    namespace, out = {}, io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for meta, source in release_cell_sources(assignment):
+            if meta.get("solution"):
+                source = filled[meta["grade_id"]]
+            exec(compile(source, meta["grade_id"], "exec"), namespace)
+    return out.getvalue()

@@ -4,15 +4,12 @@ mutation gate, tests/test_mutants.py): its hidden checks called directly on plai
 named in words, the cases the checks promise, and the learner's visible self-checks run in this
 process: they pass on the reference with numpy alone, train, and stop what the grader cannot see
 (an input array modified in place)."""
-import ast
-import contextlib
-import io
 import re
 import types
 
-import nbformat
 import numpy as np
 import pytest
+from conftest import release_cell_imports, run_release_cells
 
 from autograder.checking import CheckFailed
 from autograder.checks import ch02_bptt as checks
@@ -126,34 +123,10 @@ def test_the_checks_cases_leave_no_mistake_room_to_hide():
 
 
 # ------------------------------------------------------------------ the visible self-checks
-def _run_release_cells(answers=None):
-    """The instructor notebook's code cells as the release has them (no hidden tests, no solution
-    markers), with answer cells replaced by `answers`, run in this process. Returns what they
-    printed; an AssertionError of a self-check propagates."""
-    notebook = nbformat.read(Course().source_notebook(ASSIGNMENT), as_version=4)
-    filled = {**solution_sources(ASSIGNMENT), **(answers or {})}
-    namespace, out = {}, io.StringIO()
-    with contextlib.redirect_stdout(out):
-        for cell in notebook.cells:
-            if cell.cell_type != "code":
-                continue
-            meta = cell.metadata.get("nbgrader", {})
-            source = filled[meta["grade_id"]] if meta.get("solution") else cell.source
-            source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.S)
-            exec(compile(source, meta["grade_id"], "exec"), namespace)
-    return out.getvalue()
-
-
 def test_self_checks_pass_on_the_reference_with_numpy_alone_and_the_run_trains():
-    notebook = nbformat.read(Course().source_notebook(ASSIGNMENT), as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            code = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
-            imports = {(node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-                       for node in ast.walk(ast.parse(code)) if isinstance(node, (ast.Import, ast.ImportFrom))
-                       for alias in node.names}
-            assert imports <= {"numpy"}, f"cell {cell.metadata['nbgrader']['grade_id']} imports {imports}"
-    printed = _run_release_cells()
+    for cell, imports in release_cell_imports(ASSIGNMENT).items():
+        assert imports <= {"numpy"}, f"cell {cell} imports {imports}"
+    printed = run_release_cells(ASSIGNMENT)
     assert printed.count("✓") >= 40
     assert printed.count("match centred differences") + printed.count("matches centred differences") >= 10
     before, after = map(float, re.search(r"MSE before training: ([\d.]+); after \d+ updates: ([\d.]+)",
@@ -166,11 +139,11 @@ def test_self_checks_stop_an_input_modified_in_place():
     in_place = edit(BACKWARD, (DH_N, "    dh = np.zeros_like(h0, dtype=np.float64)\n"
                                       "    if dh_n is not None:\n        dout[-1] += dh_n\n"))
     with pytest.raises(AssertionError, match="rnn_backward changed the dout it was given, in place"):
-        _run_release_cells({"rnn_backward": in_place})
+        run_release_cells(ASSIGNMENT, {"rnn_backward": in_place})
     scaled_in_place = edit(CLIP_NORM, ("return {k: g * scale for k, g in grads.items()}, total",
                                         "for g in grads.values():\n        g *= scale\n    return grads, total"))
     with pytest.raises(AssertionError, match="clip_grad_norm changed the arrays it was given, in place"):
-        _run_release_cells({"clip_grad_norm": scaled_in_place})
+        run_release_cells(ASSIGNMENT, {"clip_grad_norm": scaled_in_place})
 
 
 def test_self_checks_stop_a_wrong_gradient_no_hand_example_names():
@@ -181,4 +154,4 @@ def test_self_checks_stop_a_wrong_gradient_no_hand_example_names():
                   ('"dh_prev": dz @ W_hh,', '"dh_prev": (dh_next * (1 - h_next ** 2)) @ W_hh,'))
     with pytest.raises(AssertionError, match=r"nonlinearity='relu', N=3, D=2, H=4: dh_prev does not match "
                                              r"centred finite differences"):
-        _run_release_cells({"rnn_step_backward": wrong})
+        run_release_cells(ASSIGNMENT, {"rnn_step_backward": wrong})

@@ -3,22 +3,18 @@ mutation gate, tests/test_mutants.py): its hidden checks called directly on plai
 (no sandbox), the mistakes the chapter is about named in words (gates in another order, a missing
 forget gate, tanh and sigmoid mixed up, the GRU's reset gate in the wrong place), the cases the
 checks promise, and the learner's visible self-checks run in this process with numpy alone."""
-import ast
-import contextlib
-import io
 import re
 import types
 
-import nbformat
 import numpy as np
 import pytest
+from conftest import release_cell_imports, run_release_cells
 
 from autograder.checking import CheckFailed
 from autograder.checks import ch03_lstm_gru as checks
 from autograder.course import Course
 from autograder.mutants.ch03_lstm_gru import BACKWARD, GRU, STEP
 from autograder.mutation import edit
-from autograder.submissions import solution_sources
 from solutions import lstm
 
 ASSIGNMENT = "ch03_lstm_gru"
@@ -141,34 +137,10 @@ def test_the_checks_cases_leave_no_mistake_room_to_hide():
 
 
 # ------------------------------------------------------------------ the visible self-checks
-def _run_release_cells(answers=None):
-    """The instructor notebook's code cells as the release has them (no hidden tests, no solution
-    markers), with answer cells replaced by `answers`, run in this process. Returns what they
-    printed; an AssertionError of a self-check propagates."""
-    notebook = nbformat.read(Course().source_notebook(ASSIGNMENT), as_version=4)
-    filled = {**solution_sources(ASSIGNMENT), **(answers or {})}
-    namespace, out = {}, io.StringIO()
-    with contextlib.redirect_stdout(out):
-        for cell in notebook.cells:
-            if cell.cell_type != "code":
-                continue
-            meta = cell.metadata.get("nbgrader", {})
-            source = filled[meta["grade_id"]] if meta.get("solution") else cell.source
-            source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.S)
-            exec(compile(source, meta["grade_id"], "exec"), namespace)
-    return out.getvalue()
-
-
 def test_self_checks_pass_on_the_reference_with_numpy_alone():
-    notebook = nbformat.read(Course().source_notebook(ASSIGNMENT), as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            code = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
-            imports = {(node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-                       for node in ast.walk(ast.parse(code)) if isinstance(node, (ast.Import, ast.ImportFrom))
-                       for alias in node.names}
-            assert imports <= {"numpy"}, f"cell {cell.metadata['nbgrader']['grade_id']} imports {imports}"
-    printed = _run_release_cells()
+    for cell, imports in release_cell_imports(ASSIGNMENT).items():
+        assert imports <= {"numpy"}, f"cell {cell} imports {imports}"
+    printed = run_release_cells(ASSIGNMENT)
     assert printed.count("✓") >= 25
     assert printed.count("match centred differences") == 2
 
@@ -176,7 +148,7 @@ def test_self_checks_pass_on_the_reference_with_numpy_alone():
 def test_the_cell_path_run_shows_long_and_short_memory():
     """The ungraded run: with forget gates near 1 the gradient along the cell is still of order
     0.1-1 after 40 steps; near 0 it has vanished."""
-    printed = _run_release_cells()
+    printed = run_release_cells(ASSIGNMENT)
     norms = [float(v) for v in re.findall(r"lag k = 40: norm ([\d.e+-]+)", printed)]
     assert len(norms) == 2 and norms[0] > 0.1 and norms[1] < 1e-20, printed
 
@@ -188,7 +160,7 @@ def test_the_cell_path_run_shows_long_and_short_memory():
 ])
 def test_self_checks_name_the_chapters_mistakes(wrong, words):
     with pytest.raises(AssertionError, match=re.escape(words)):
-        _run_release_cells({"lstm_step_forward": wrong})
+        run_release_cells(ASSIGNMENT, {"lstm_step_forward": wrong})
 
 
 def test_self_checks_stop_a_wrong_gradient_no_hand_example_names():
@@ -197,4 +169,4 @@ def test_self_checks_stop_a_wrong_gradient_no_hand_example_names():
     gradient is wrong."""
     wrong = edit(BACKWARD, ('"dx_t": da @ W_ih,', '"dx_t": da @ W_ih * (1 + (len(da) > 1)),'))
     with pytest.raises(AssertionError, match=r"N=3, D=2, H=3: dx_t does not match centred finite differences"):
-        _run_release_cells({"lstm_step_backward": wrong})
+        run_release_cells(ASSIGNMENT, {"lstm_step_backward": wrong})
