@@ -151,6 +151,79 @@ def concat_directions(out_fwd, out_bwd):
     return np.concatenate([out_fwd, out_bwd], axis=-1)
 
 
+# ------------------------------------------------------ deep, bidirectional
+def deep_forward(x, h0, c0, weights, num_layers, cell="rnn",
+                 nonlinearity="tanh"):
+    """A unidirectional stack of num_layers layers (torch.nn.RNN / LSTM /
+    GRU with num_layers=L): layer k + 1 reads layer k's outputs.
+
+    Inputs:
+    - x: input sequence, shape (T, N, D), time-major
+    - h0: initial hidden states, shape (L, N, H), h0[k] for layer k
+    - c0: initial cell states, shape (L, N, H), for an LSTM (else None)
+    - weights: dict named like torch's state_dict: weight_ih_l{k}
+      (G*H, D for k = 0, G*H, H after), weight_hh_l{k} (G*H, H),
+      bias_ih_l{k}, bias_hh_l{k} (G*H,); layer_weights picks one layer's
+    - num_layers: L
+    - cell: "rnn", "lstm" or "gru"; nonlinearity: "tanh" or "relu" (rnn)
+
+    Returns a tuple of:
+    - output: the last layer's hidden states, shape (T, N, H)
+    - h_n: every layer's final hidden states, shape (L, N, H)
+    - c_n: every layer's final cell states, shape (L, N, H), for an LSTM
+      (else None)
+    """
+    h_n, c_n = [], []
+    for k in range(num_layers):
+        c0_k = None if c0 is None else c0[k]
+        x, h, c = direction_forward(x, h0[k], c0_k, layer_weights(weights, k),
+                                    cell, nonlinearity)
+        h_n.append(h)
+        c_n.append(c)
+    return x, np.stack(h_n), (np.stack(c_n) if cell == "lstm" else None)
+
+
+def bidirectional_forward(x, h0, c0, weights, num_layers, cell="rnn",
+                          nonlinearity="tanh"):
+    """A bidirectional stack (torch's bidirectional=True): in every layer a
+    forward direction reads t = 0 .. T-1 and a backward direction, with its
+    own weights, reads t = T-1 .. 0; their outputs, aligned in time, are
+    concatenated (forward first) and layer k + 1 reads them.
+
+    Inputs:
+    - x: input sequence, shape (T, N, D), time-major
+    - h0: initial hidden states, shape (2L, N, H), in h_n's order
+    - c0: initial cell states, shape (2L, N, H), for an LSTM (else None)
+    - weights: dict named like torch's state_dict; the backward
+      direction's names end in _reverse; layer k >= 1 reads 2H features
+    - num_layers: L
+    - cell: "rnn", "lstm" or "gru"; nonlinearity: "tanh" or "relu" (rnn)
+
+    Returns a tuple of:
+    - output: the last layer's outputs, shape (T, N, 2H): output[t, :, :H]
+      forward (has read x[0..t]), output[t, :, H:] backward (x[t..T-1])
+    - h_n: final hidden states, shape (2L, N, H), layer-major and
+      direction-minor: h_n[2k] layer k forward, h_n[2k + 1] backward
+    - c_n: final cell states, shape (2L, N, H) in the same order, for an
+      LSTM (else None)
+    """
+    h_n, c_n = [], []
+    for k in range(num_layers):
+        outs = []
+        for d in range(2):  # 0 forward, 1 backward
+            j = 2 * k + d  # layer-major, direction-minor, as torch
+            c0_j = None if c0 is None else c0[j]
+            w = layer_weights(weights, k, reverse=d == 1)
+            seq = x if d == 0 else x[::-1]  # backward: read from T-1
+            out, h, c = direction_forward(seq, h0[j], c0_j, w, cell,
+                                          nonlinearity)
+            outs.append(out if d == 0 else out[::-1])  # back to x's time
+            h_n.append(h)
+            c_n.append(c)
+        x = np.concatenate(outs, axis=-1)  # (T, N, 2H)
+    return x, np.stack(h_n), (np.stack(c_n) if cell == "lstm" else None)
+
+
 # -------------------------------------------------------- between the layers
 def dropout_mask(shape, p, rng):
     """torch's inverted dropout mask: each entry kept with probability
