@@ -44,6 +44,27 @@ class Mutant:
     visible: str | None = None  # words of the first visible self-check that must stop it
 
 
+class AnswerCells:
+    """A chapter's reference answers, {answer cell: (source, the part that grades it)}, and the
+    mutants made from them."""
+
+    def __init__(self, cells):
+        self.cells = cells
+
+    def mutant(self, name, cell, changes, words, visible=True):
+        """The reference answer of ``cell`` with ``changes`` (edit); its part's hidden message
+        must say ``words`` and, when ``visible`` is True, its visible self-check too (or the words
+        given; False or None: no visible self-check is required to stop it)."""
+        source, part = self.cells[cell]
+        return self.written(name, cell, edit(source, *changes), words, visible)
+
+    def written(self, name, cell, source, words, visible=True):
+        """A mutant written as a whole answer cell of its own."""
+        part = self.cells[cell][1]
+        return Mutant(name, {cell: source}, {part: words},
+                      words if visible is True else visible or None)
+
+
 @dataclass
 class Fair:
     name: str

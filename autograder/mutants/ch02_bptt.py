@@ -11,7 +11,7 @@ Not listed: modifying an input array in place (`dout[-1] += dh_n`, `g *= scale`)
 checks cannot see it (the student's function receives copies of the arrays), so it loses no
 marks; the visible self-checks of Parts 2 and 3 stop it with a message.
 """
-from autograder.mutation import Fair, Mutant, edit
+from autograder.mutation import AnswerCells, Fair, edit
 
 
 DERIVATIVE = '''\
@@ -76,24 +76,12 @@ def hidden_jacobian_norms(cache, ord=2):
     return np.linalg.norm(hidden_jacobians(cache), ord=ord, axis=(-2, -1))'''
 
 P1, P2, P3, P4 = "test_rnn_step_backward", "test_rnn_backward", "test_clipping", "test_gradient_norms"
-CELLS = {"activation_derivative": (DERIVATIVE, P1), "rnn_step_backward": (STEP, P1), "rnn_backward": (BACKWARD, P2),
-         "clip_grad_norm": (CLIP_NORM, P3), "clip_grad_value": (CLIP_VALUE, P3),
-         "step_jacobian": (STEP_JACOBIAN, P4), "hidden_jacobians": (HIDDEN_JACOBIANS, P4),
-         "hidden_jacobian_norms": (NORMS, P4)}
+CELLS = AnswerCells({"activation_derivative": (DERIVATIVE, P1), "rnn_step_backward": (STEP, P1), "rnn_backward": (BACKWARD, P2),
+                     "clip_grad_norm": (CLIP_NORM, P3), "clip_grad_value": (CLIP_VALUE, P3),
+                     "step_jacobian": (STEP_JACOBIAN, P4), "hidden_jacobians": (HIDDEN_JACOBIANS, P4),
+                     "hidden_jacobian_norms": (NORMS, P4)})
 
-
-def _mutant(name, cell, changes, words, visible=True):
-    """The reference answer of ``cell`` with ``changes``; its part's hidden message must say
-    ``words`` and, when ``visible`` is True, its visible self-check too (or the words given)."""
-    source, part = CELLS[cell]
-    seen = words if visible is True else visible or None
-    return Mutant(name, {cell: edit(source, *changes)}, {part: words}, seen)
-
-
-def _written(name, cell, source, words, visible=True):
-    """A mutant written as a whole answer cell of its own."""
-    part = CELLS[cell][1]
-    return Mutant(name, {cell: source}, {part: words}, words if visible is True else visible or None)
+_mutant, _written = CELLS.mutant, CELLS.written
 
 
 DZ = "dz = dh_next * activation_derivative(h_next, nonlinearity)"

@@ -7,7 +7,7 @@ mistake to be; the first half must be stopped by the visible self-check of the p
 mistake is, with the words given in `visible`. FAIR are correct answers written another way:
 each must get full marks and pass every visible self-check.
 """
-from autograder.mutation import Fair, Mutant, edit
+from autograder.mutation import AnswerCells, Fair, edit
 
 STEP = '''\
 def lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
@@ -65,22 +65,10 @@ def gru_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True):
     return h_next, (x_t, h_prev, W_ih, W_hh, (r, z, n), a_hn, reset_after)'''
 
 P1, P2, P3, P4 = "test_lstm_step_forward", "test_lstm_forward", "test_lstm_step_backward", "test_gru_step_forward"
-CELLS = {"lstm_step_forward": (STEP, P1), "lstm_forward": (SEQUENCE, P2), "lstm_step_backward": (BACKWARD, P3),
-         "gru_step_forward": (GRU, P4)}
+CELLS = AnswerCells({"lstm_step_forward": (STEP, P1), "lstm_forward": (SEQUENCE, P2), "lstm_step_backward": (BACKWARD, P3),
+                     "gru_step_forward": (GRU, P4)})
 
-
-def _mutant(name, cell, changes, words, visible=True):
-    """The reference answer of ``cell`` with ``changes``; its part's hidden message must say
-    ``words`` and, when ``visible`` is True, its visible self-check too (or the words given)."""
-    source, part = CELLS[cell]
-    seen = words if visible is True else visible or None
-    return Mutant(name, {cell: edit(source, *changes)}, {part: words}, seen)
-
-
-def _written(name, cell, source, words, visible=True):
-    """A mutant written as a whole answer cell of its own."""
-    part = CELLS[cell][1]
-    return Mutant(name, {cell: source}, {part: words}, words if visible is True else visible or None)
+_mutant, _written = CELLS.mutant, CELLS.written
 
 
 SPLIT = "a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)"
