@@ -127,19 +127,21 @@ def window_starts(stop, window, horizon, first=0, stride=1):
 
 
 def make_windows(y, window, horizon, stop=None, stride=1):
-    """Cut one series into (input, target) pairs that never look past ``stop``.
+    """Cut one series into (input, target) pairs that never read past stop.
 
     Inputs:
     - y: shape (T,)
-    - window, horizon: W and h
+    - window, horizon: W input steps, h target steps
     - stop: only y[:stop] is read (default: all of y)
+    - stride: step between window starts
 
     Returns a tuple of:
     - X: inputs, shape (N, W); X[i] = y[s : s + W]
-    - Y: targets, shape (N, h); Y[i] = y[s + W : s + W + h], for s = start[i]
+    - Y: targets, shape (N, h); Y[i] = y[s + W : s + W + h]
+    for the starts s = 0, stride, 2 * stride, ... with s + W + h <= stop.
     """
     stop = len(y) if stop is None else stop
-    start = window_starts(stop, window, horizon, stride=stride)
+    start = np.arange(0, stop - window - horizon + 1, stride)  # (N,)
     idx = start[:, None] + np.arange(window + horizon)  # (N, W + h)
     xy = np.asarray(y)[idx]
     return xy[:, :window], xy[:, window:]
@@ -301,8 +303,20 @@ def mase_scale(x, period):
 
 
 def mase(y, f, x, period):
-    """Mean absolute scaled error of forecast f (h,) against actuals y (h,), training part x (n,)."""
-    return mae(y, f) / mase_scale(x, period)
+    """Mean absolute scaled error of a forecast (M4's definition).
+
+    Inputs:
+    - y, f: actuals and forecast over the horizon, shape (h,) (or (..., h))
+    - x: the training part of the series, shape (n,), n > period
+    - period: m, the seasonal period (1: the naive forecast's scale)
+
+    Returns the MAE of f over the horizon divided by the in-sample MAE of
+    the seasonal naive forecast on x: mean |x_t - x_{t-m}|, t = m+1..n.
+    A float (shape y.shape[:-1]).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    scale = np.mean(np.abs(x[period:] - x[:-period]))  # training part only
+    return np.mean(np.abs(np.asarray(y) - f), axis=-1) / scale
 
 
 def evaluate(actuals, forecasts, trains, period):

@@ -67,6 +67,30 @@ class WindowSet:
         return xy[:, :self.window, None], xy[:, self.window:]
 
 
+# ----------------------------------------------------------------------------- the decoder loop
+def decode(step, state, first, horizon, targets=None):
+    """Run a decoder for h steps, each fed the value before its own.
+
+    Inputs:
+    - step: function (prev, state) -> (pred, state), prev and pred (N, 1, 1)
+    - state: the decoder's initial state (the encoder's final state)
+    - first: the last observed value, the input of step 0, shape (N, 1, 1)
+    - horizon: h, the number of steps
+    - targets: the true values (N, h), for teacher forcing while training;
+      None when forecasting
+
+    Returns:
+    - preds: shape (N, h). Step k > 0 reads targets[:, k - 1] when targets
+      are given (teacher forcing), else its own prediction of step k - 1.
+    """
+    prev, preds = first, []
+    for k in range(horizon):
+        pred, state = step(prev, state)
+        preds.append(pred)
+        prev = pred if targets is None else targets[:, k, None, None]
+    return torch.cat(preds, dim=1)[..., 0]
+
+
 # ----------------------------------------------------------------------------- models
 class Direct(nn.Module):
     """LSTM encoder and a linear head that emits all h steps at once (direct multi-output).
@@ -121,12 +145,7 @@ class Seq2Seq(nn.Module):
         The decoder's input at step 0 is the last input value x[:, -1, 0]; at step k it is its
         own prediction at step k - 1.
         """
-        state = self.encode(x)
-        prev, preds = x[:, -1:, :1], []
-        for _ in range(horizon):
-            prev, state = self.decode_step(prev, state)
-            preds.append(prev)
-        return torch.cat(preds, dim=1)[..., 0]  # (N, h)
+        return decode(self.decode_step, self.encode(x), x[:, -1:, :1], horizon)
 
     def train_forward(self, x, y, sample_prob=0.0):
         """Training output with teacher forcing: x (N, W, D), y (N, h) -> (N, h).
@@ -154,13 +173,26 @@ class Seq2Seq(nn.Module):
 # ----------------------------------------------------------------------------- forecasting (no targets)
 @torch.no_grad()
 def forecast_recursive(model, x, horizon):
-    """Iterate a one-step model: each prediction is appended to the window, the oldest value
-    dropped. x (N, W, 1) -> (N, h). Univariate inputs only."""
+    """Iterate a one-step model over the horizon, fed its own predictions.
+
+    Inputs:
+    - model: maps a window x (N, W, 1) to predictions (N, >= 1); column 0
+      is the next value
+    - x: the last W observed values, shape (N, W, 1)
+    - horizon: h
+
+    Returns:
+    - preds: shape (N, h); each prediction is appended to the window and
+      its oldest value dropped, with the model in eval mode (restored after)
+    """
+    was_training = model.training
+    model.eval()  # dropout off: a forecast is not a random draw
     preds = []
     for _ in range(horizon):
-        p = model(x)[:, :1]  # (N, 1)
-        preds.append(p)
-        x = torch.cat([x[:, 1:], p[:, :, None]], dim=1)
+        pred = model(x)[:, :1]  # (N, 1)
+        preds.append(pred)
+        x = torch.cat([x[:, 1:], pred[:, :, None]], dim=1)  # (N, W, 1)
+    model.train(was_training)
     return torch.cat(preds, dim=1)
 
 
