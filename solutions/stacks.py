@@ -60,6 +60,26 @@ def layer_weights(weights, layer, reverse=False):
             weights.get("bias_hh" + name, zeros))
 
 
+def one_layer(weights, layer):
+    """Layer k's weights, both directions, renamed as a one-layer stack's.
+
+    Inputs:
+    - weights: dict named like torch's state_dict
+    - layer: k
+
+    Returns:
+    - dict with the entries of layer k named _l0 (and _l0_reverse): what
+      deep_forward or bidirectional_forward read with num_layers=1
+    """
+    renamed = {}
+    for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        for suffix in ("", "_reverse"):
+            name = f"{key}_l{layer}{suffix}"
+            if name in weights:
+                renamed[f"{key}_l0{suffix}"] = weights[name]
+    return renamed
+
+
 def stack_weights(D, H, cell="lstm", num_layers=1, bidirectional=False,
                   rng=None):
     """Random weights for a stack, named and drawn as torch initialises them.
@@ -304,19 +324,14 @@ def stack_forward(x, h0, weights, cell="rnn", num_layers=1,
     shape = (num_layers * dirs, x.shape[1], weights["weight_hh_l0"].shape[1])
     h0 = np.zeros(shape) if h0 is None else h0
     c0 = np.zeros(shape) if c0 is None and cell == "lstm" else c0
+    run = bidirectional_forward if bidirectional else deep_forward
     h_n, c_n = [], []
-    for k in range(num_layers):
-        outs = []
-        for d in range(dirs):
-            j = k * dirs + d  # layer-major, direction-minor
-            run = reverse_forward if d == 1 else direction_forward
-            out, h, c = run(x, h0[j], None if c0 is None else c0[j],
-                            layer_weights(weights, k, d == 1), cell,
-                            nonlinearity)
-            outs.append(out)
-            h_n.append(h)
-            c_n.append(c)
-        y = concat_directions(*outs) if bidirectional else outs[0]
+    for k in range(num_layers):  # one layer at a time, for what goes between
+        j = slice(k * dirs, (k + 1) * dirs)  # layer k's rows of h_n
+        y, h, c = run(x, h0[j], None if c0 is None else c0[j],
+                      one_layer(weights, k), 1, cell, nonlinearity)
+        h_n.append(h)
+        c_n.append(c)
         if residual and k > 0:
             y = y + x
         if k < num_layers - 1:
@@ -327,8 +342,8 @@ def stack_forward(x, h0, weights, cell="rnn", num_layers=1,
         x = y  # the next layer's input
     output = x.swapaxes(0, 1) if batch_first else x
     if cell == "lstm":
-        return output, (np.stack(h_n), np.stack(c_n))
-    return output, np.stack(h_n)
+        return output, (np.concatenate(h_n), np.concatenate(c_n))
+    return output, np.concatenate(h_n)
 
 
 # -------------------------------------------------------------- final states

@@ -94,6 +94,28 @@ def test_stack_forward_matches_torch(torch, cell, nonlinearity, num_layers, bidi
     assert mine[1].shape == (num_layers * dirs, N, H)
 
 
+def _run_exercise_stack(m, cell, nonlinearity, weights, x, h0, c0, L, bidirectional):
+    """deep_forward or bidirectional_forward (chapter 4's exercise) of m: (output, h_n, c_n or None)."""
+    run = m.bidirectional_forward if bidirectional else m.deep_forward
+    return run(x, h0, c0 if cell == "lstm" else None, weights, L, cell, nonlinearity or "tanh")
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+@pytest.mark.parametrize("cell, nonlinearity", CELLS, ids=["rnn-tanh", "rnn-relu", "lstm", "gru"])
+def test_deep_and_bidirectional_forward_match_torch(torch, cell, nonlinearity, num_layers, bidirectional, seed):
+    """The exercise's two stacks, time-major, every state given, c_n None unless an LSTM."""
+    T, N, D, H = SHAPES[seed]
+    dirs = 2 if bidirectional else 1
+    module = _module(torch, cell, nonlinearity, D, H, seed, num_layers=num_layers, bidirectional=bidirectional)
+    x, h0, c0 = _problem(seed, T, N, D, H, num_layers, dirs, False)
+    mine = _run_exercise_stack(stacks, cell, nonlinearity, _state_dict(module), x, h0, c0, num_layers,
+                               bidirectional)
+    _assert_same(mine, _run_torch(torch, module, cell, x, h0, c0))
+    assert mine[0].shape == (T, N, dirs * H) and mine[1].shape == (num_layers * dirs, N, H)
+
+
 @pytest.mark.parametrize("cell, nonlinearity", CELLS, ids=["rnn-tanh", "rnn-relu", "lstm", "gru"])
 def test_zero_initial_states_and_no_biases_as_torch(torch, cell, nonlinearity):
     """h0 = None (and c0 = None) are zeros, as torch's hx = None; bias=False modules have no bias keys."""
@@ -400,19 +422,29 @@ def test_layer_norm_lstm_normalises_all_gates_together_and_ignores_weight_scale(
 # ----------------------------------------------------------------------------- the checks catch mistakes
 SOURCE = Path(stacks.__file__).read_text()
 MUTANTS = [  # (mistake, text of the reference, replacement)
-    ("h_n direction-major", "j = k * dirs + d", "j = d * num_layers + k"),
-    ("reverse outputs not reversed back", "return out[::-1], h_n, c_n", "return out, h_n, c_n"),
-    ("backward final state taken after reading x[T-1] only", "return out[::-1], h_n, c_n",
-     "return out[::-1], out[0], c_n"),
-    ("reverse pass reads x forwards", "direction_forward(x[::-1], h0, c0", "direction_forward(x, h0, c0"),
-    ("directions concatenated backward first", "np.concatenate([out_fwd, out_bwd]",
-     "np.concatenate([out_bwd, out_fwd]"),
-    ("next layer fed the forward direction only", "x = y  # the next layer's input",
-     "x = outs[0]  # the next layer's input"),
-    ("backward direction with the forward weights", "layer_weights(weights, k, d == 1)", "layer_weights(weights, k)"),
-    ("every layer starts from layer 0's states", "h0[j], None if c0 is None else c0[j]",
-     "h0[d], None if c0 is None else c0[d]"),
-    ("LSTM cell states of the wrong layer", "None if c0 is None else c0[j]", "None if c0 is None else c0[k]"),
+    ("h_n direction-major", "j = 2 * k + d  # layer-major", "j = d * num_layers + k  # layer-major"),
+    ("reverse outputs not reversed back", "outs.append(out if d == 0 else out[::-1])", "outs.append(out)"),
+    ("backward final state taken after reading x[T-1] only",
+     "# back to x's time\n            h_n.append(h)", "# back to x's time\n            h_n.append(outs[-1][-1])"),
+    ("reverse pass reads x forwards", "seq = x if d == 0 else x[::-1]", "seq = x"),
+    ("directions concatenated backward first", "x = np.concatenate(outs, axis=-1)",
+     "x = np.concatenate(outs[::-1], axis=-1)"),
+    ("next layer fed the forward direction only", "x = np.concatenate(outs, axis=-1)",
+     "x = np.concatenate(outs, axis=-1) if k == num_layers - 1 else outs[0]"),
+    ("backward direction with the forward weights", "w = layer_weights(weights, k, reverse=d == 1)",
+     "w = layer_weights(weights, k)"),
+    ("every bidirectional layer starts from layer 0's states", "out, h, c = direction_forward(seq, h0[j]",
+     "out, h, c = direction_forward(seq, h0[d]"),
+    ("LSTM cell states of the wrong layer", "c0_j = None if c0 is None else c0[j]",
+     "c0_j = None if c0 is None else c0[k]"),
+    ("x fed to every layer of a deep stack", "        x, h, c = direction_forward(x, h0[k], c0_k,",
+     "        y, h, c = direction_forward(x, h0[k], c0_k,"),
+    ("every deep layer starts from layer 0's states", "direction_forward(x, h0[k], c0_k,",
+     "direction_forward(x, h0[0], c0_k,"),
+    ("every deep layer with layer 0's weights", "c0_k, layer_weights(weights, k),",
+     "c0_k, layer_weights(weights, 0),"),
+    ("a stack's h_n rows of the wrong layer", "j = slice(k * dirs, (k + 1) * dirs)", "j = slice(k, k + dirs)"),
+    ("one_layer keeps only the forward direction", 'for suffix in ("", "_reverse"):', 'for suffix in ("",):'),
     ("dropout after the last layer too", "if k < num_layers - 1:", "if k < num_layers:"),
     ("dropout in evaluation too", "if not training or p == 0:", "if p == 0:"),
     ("dropout without rescaling", "< 1.0 - p) / (1.0 - p)", "< 1.0 - p) * 1.0"),
@@ -454,6 +486,16 @@ def _parity_failures(torch, module_dict):
                 assert np.array_equal(m.states_by_layer(h_n, layers, True), view)
         except Exception as error:  # a mutant may also crash
             failures.append(f"{cell}: {type(error).__name__}: {str(error)[:80]}")
+    for cell, nonlinearity, layers, bidirectional in [("lstm", None, 3, True), ("rnn", "tanh", 3, False),
+                                                      ("gru", None, 2, True), ("lstm", None, 2, False)]:
+        try:  # the exercise's stacks, time-major
+            module = _module(torch, cell, nonlinearity, 5, 5, seed=42, num_layers=layers,
+                             bidirectional=bidirectional)  # D = H: x fed to every layer fits
+            x, h0, c0 = _problem(42, T, N, 5, 5, layers, 2 if bidirectional else 1, False)
+            _assert_same(_run_exercise_stack(m, cell, nonlinearity, _state_dict(module), x, h0, c0, layers,
+                                             bidirectional), _run_torch(torch, module, cell, x, h0, c0))
+        except Exception as error:
+            failures.append(f"exercise {cell}: {type(error).__name__}: {str(error)[:80]}")
     for batch_first in (False, True):
         try:  # dropout in training with torch's masks, then in evaluation
             module = _module(torch, "lstm", None, D, H, seed=41, num_layers=L, bidirectional=True, dropout=p,
