@@ -16,6 +16,7 @@ COURSE      ?= autograder
 DB_URL      ?=
 OUT         ?= $(COURSE)/grades.csv
 JOBS        ?=
+SHARD       ?=
 GRADE       := $(BIN)/python -m autograder --course $(COURSE) $(if $(DB_URL),--db-url '$(DB_URL)')
 
 .PHONY: help venv book test release collect autograde feedback grades mutants bench-autograde bench-gpu lock clean
@@ -25,7 +26,7 @@ help:
 	@echo "make test        run the whole test suite (builds the book too)"
 	@echo "make release     [ASSIGNMENT=..]  release student notebooks into $(COURSE)/release"
 	@echo "make collect     ASSIGNMENT=.. SUBMISSIONS=folder-or-zip  copy submissions in"
-	@echo "make autograde   ASSIGNMENT=.. [SUBMISSIONS=..] [JOBS=n]  grade every submission"
+	@echo "make autograde   ASSIGNMENT=.. [SUBMISSIONS=..] [JOBS=n] [SHARD=i/N]  grade every submission (or shard i of N)"
 	@echo "make feedback    ASSIGNMENT=..  write feedback HTML into $(COURSE)/feedback"
 	@echo "make grades      [OUT=grades.csv]  export the grades CSV"
 	@echo "make mutants     [ASSIGNMENT=..]  the mutation gate: plausible mistakes and fair answers, graded"
@@ -58,7 +59,8 @@ collect: $(STAMP)
 	$(GRADE) collect $(ASSIGNMENT) $(SUBMISSIONS)
 
 autograde: $(STAMP)
-	$(GRADE) autograde $(ASSIGNMENT) $(if $(SUBMISSIONS),--submissions '$(SUBMISSIONS)') $(if $(JOBS),--jobs $(JOBS))
+	$(GRADE) autograde $(ASSIGNMENT) $(if $(SUBMISSIONS),--submissions '$(SUBMISSIONS)') $(if $(JOBS),--jobs $(JOBS)) \
+	  $(if $(SHARD),--shard $(SHARD))
 
 feedback: $(STAMP)
 	$(GRADE) feedback $(ASSIGNMENT)

@@ -34,6 +34,9 @@ def main(argv=None):
     p.add_argument("--submissions", help="collect from this folder or zip first")
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: one per core)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--shard", default=None, metavar="i/N",
+                   help="grade only shard i of N (0-based; students split by a hash of their id): "
+                        "collect and release once first (README, 'Grading at scale')")
     p = sub.add_parser("feedback", help="write feedback HTML for every autograded submission")
     p.add_argument("assignment", nargs="?")
     p = sub.add_parser("grades", help="export the grades CSV (score and status per submission)")
@@ -64,13 +67,24 @@ def main(argv=None):
         from autograder.course import collect
 
         _assignments(course, args.assignment)
+        shard = None
+        if args.shard:
+            from autograder.shard import ShardSpecError, parse
+
+            try:
+                shard = parse(args.shard)
+            except ShardSpecError as exc:
+                raise SystemExit(str(exc))
+            if args.submissions:
+                raise SystemExit("--shard grades what is already collected: collect once, before the shards "
+                                 "(make collect), then run every shard without SUBMISSIONS")
         if args.submissions:
             report = collect(course, args.assignment, args.submissions)
             print(f"collected {len(report)} submission(s) from {args.submissions}")
             for student, note in report:
                 if note:
                     print(f"  {student}: {note}")
-        autograde(course, args.assignment, args.jobs, students=args.student)
+        autograde(course, args.assignment, args.jobs, students=args.student, shard=shard)
     elif args.command == "feedback":
         from autograder.feedback import write_feedback
 

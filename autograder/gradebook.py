@@ -6,9 +6,11 @@ The outcome table (`rnn_course_outcome`, same database) holds only what the grad
 each submission's status and its reason, its maximum score, when it was graded and the names of
 its autograded parts in order. It holds no score.
 """
+import contextlib
 import datetime
 import json
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -133,6 +135,49 @@ def read_outcomes(db_url):
 
 
 # ----------------------------------------------------------------------------- recording
+SCHEMA_LOCK = 0x726E6E  # any constant: the PostgreSQL advisory lock every shard takes to create tables
+
+
+@contextlib.contextmanager
+def schema_lock(db):
+    """Hold PostgreSQL's advisory lock SCHEMA_LOCK (other databases: nothing to hold).
+
+    nbgrader's Gradebook() and open_outcome_table create missing tables with CREATE TABLE, which
+    two processes doing it at once can both attempt (one then fails on a duplicate name). SQLite
+    serialises writers by itself.
+    """
+    from sqlalchemy import text
+
+    if db.dialect.name != "postgresql":
+        yield
+        return
+    with db.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+
+
+def upsert(table, row, dialect):
+    """Statements that insert ``row`` into the outcome table or replace the row with its key.
+
+    PostgreSQL and SQLite: one INSERT ... ON CONFLICT DO UPDATE, atomic even when another writer
+    holds the same key; elsewhere a DELETE then an INSERT in the caller's transaction.
+    """
+    from sqlalchemy import delete, insert
+
+    if dialect in ("postgresql", "sqlite"):
+        from importlib import import_module
+
+        statement = import_module(f"sqlalchemy.dialects.{dialect}").insert(table).values(**row)
+        keys = [table.c.assignment, table.c.student]
+        return [statement.on_conflict_do_update(
+            index_elements=keys, set_={k: v for k, v in row.items() if k not in ("assignment", "student")})]
+    return [delete(table).where(table.c.assignment == row["assignment"], table.c.student == row["student"]),
+            insert(table).values(**row)]
+
+
 def _auto_score(result, grade_id):
     """What the autograder puts in a Grade's auto_score: None leaves it to the instructor."""
     if grade_id in result.parts:
@@ -153,6 +198,7 @@ class Recorder:
         self.course, self.gb = course, None
         self._importing = None
         self.failed = []  # (student, error): results the gradebook would not take
+        self.written, self.write_seconds = 0, 0.0  # results recorded, seconds spent recording
 
     def prepare(self):
         """Import nbgrader's gradebook in the background (call once the workers are forked)."""
@@ -173,9 +219,10 @@ class Recorder:
         from sqlalchemy import create_engine
         from sqlalchemy.exc import SAWarning
 
-        self.gb = Gradebook(self.course.db_url)
         self.db = create_engine(self.course.db_url)
-        self.table = open_outcome_table(self.db)
+        with schema_lock(self.db):  # shards starting at once create nbgrader's tables and ours once
+            self.gb = Gradebook(self.course.db_url)
+            self.table = open_outcome_table(self.db)
         # nbgrader's update_or_create_submission trips SQLAlchemy autoflush warnings (harmless)
         self.warnings = warnings.catch_warnings()
         self.warnings.__enter__()
@@ -186,14 +233,19 @@ class Recorder:
             if self._importing is not None:
                 self._importing.join()
             self._open()
+        started = time.monotonic()
         try:
             self._save_scores(result)
             self._save_outcome(result)
+            self.gb.db.commit()  # the scores and the outcome of a result land together, or neither
+            self.written += 1
         except Exception as exc:  # one result the database refuses never stops the others
             self.gb.db.rollback()
             self.failed.append((result.student, f"{type(exc).__name__}: {exc}"))
             print(f"\nerror: the result of {result.student} could not be written to the gradebook "
                   f"({type(exc).__name__}: {exc}); it is in its result.json", file=sys.stderr)
+        finally:
+            self.write_seconds += time.monotonic() - started
 
     def _save_scores(self, result):
         self.gb.update_or_create_student(result.student)
@@ -204,21 +256,16 @@ class Recorder:
                 # as nbgrader's own autograder does: a grade the instructor had set, or one only
                 # the instructor can give, is flagged for review in formgrader
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-        self.gb.db.commit()
 
     def _save_outcome(self, result):
-        from sqlalchemy import delete, insert
-
-        table = self.table
+        """Insert or replace the outcome row, in the gradebook session's transaction."""
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        with self.db.begin() as conn:
-            conn.execute(delete(table).where(table.c.assignment == result.assignment,
-                                             table.c.student == result.student))
-            conn.execute(insert(table).values(
-                assignment=result.assignment, student=result.student, status=result.status,
-                max_score=result.max_score, parts=json.dumps(list(result.parts)),
-                detail=cap(result.detail, DETAIL_CHARS),  # capped and writable, whoever made the result
-                graded_at=now))
+        row = dict(assignment=result.assignment, student=result.student, status=result.status,
+                   max_score=result.max_score, parts=json.dumps(list(result.parts)),
+                   detail=cap(result.detail, DETAIL_CHARS),  # capped and writable, whoever made the result
+                   graded_at=now)
+        for statement in upsert(self.table, row, self.db.dialect.name):
+            self.gb.db.execute(statement)
 
     def __exit__(self, *exc):
         if self.gb is not None:
