@@ -23,7 +23,7 @@ JOBS        ?=
 SHARD       ?=
 GRADE       := $(BIN)/python -m autograder --course $(COURSE) $(if $(DB_URL),--db-url '$(DB_URL)')
 
-.PHONY: help venv book test release collect autograde feedback grades mutants bench-autograde bench-gpu lock clean
+.PHONY: help venv book test release collect autograde feedback grades mutants bench-autograde bench-gpu bench-m3 lock clean
 
 help:
 	@echo "make book        build the site into _build/html (clean build, executes every lesson)"
@@ -35,6 +35,7 @@ help:
 	@echo "make grades      [OUT=grades.csv]  export the grades CSV"
 	@echo "make mutants     [ASSIGNMENT=..]  the mutation gate: plausible mistakes and fair answers, graded"
 	@echo "make bench-gpu   [BENCH_GPU_ARGS=\"--out gpu.json\"]  seq2seq training throughput vs cuDNN (GPU and CPU)"
+	@echo "make bench-m3    [BENCH_M3_ARGS=\"--quick\"]  M3 monthly accuracy: global LSTM vs Theta/ETS (~1 h, one CPU thread)"
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +84,12 @@ bench-autograde: $(STAMP)
 # on a GPU machine without this venv: python3 bench/gpu_seq2seq.py --out results.json).
 bench-gpu: $(STAMP)
 	$(BIN)/python bench/gpu_seq2seq.py $(BENCH_GPU_ARGS)
+
+# Chapter 5's global LSTM on M3 monthly against seasonal naive, Theta and Damped, every choice on
+# validation origins inside the training parts; writes bench/results/m3_accuracy.json.
+BENCH_M3_ARGS ?= --out bench/results/m3_accuracy.json
+bench-m3: $(STAMP)
+	$(BIN)/python bench/m3_accuracy.py $(BENCH_M3_ARGS)
 
 # Re-resolve the full pin set after editing requirements.txt.
 lock:
