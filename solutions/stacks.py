@@ -376,7 +376,9 @@ def final_states(h_n, num_layers, bidirectional):
       direction has read the whole sequence at t = 0 (output[-1, :, H:]
       has read x[T-1] only); None when not bidirectional
     """
-    last = states_by_layer(h_n, num_layers, bidirectional)[-1]
+    dirs = 2 if bidirectional else 1
+    by_layer = h_n.reshape((num_layers, dirs) + h_n.shape[1:])  # h_n.view
+    last = by_layer[-1]  # (dirs, N, H): the last layer, forward first
     return last[0], (last[1] if bidirectional else None)
 
 
