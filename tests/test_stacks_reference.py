@@ -453,8 +453,8 @@ MUTANTS = [  # (mistake, text of the reference, replacement)
     ("final states read direction-major", "h_n.reshape((num_layers, dirs) + h_n.shape[1:])  # h_n.view",
      "h_n.reshape((dirs, num_layers) + h_n.shape[1:]).swapaxes(0, 1)  # h_n.view"),
     ("final states' directions swapped", "return last[0], (last[1] if", "return last[-1], (last[0] if"),
-    ("h_n viewed direction-major", "h_n.reshape((num_layers, dirs) + h_n.shape[1:])",
-     "h_n.reshape((dirs, num_layers) + h_n.shape[1:]).swapaxes(0, 1)"),
+    ("h_n viewed direction-major", "return h_n.reshape((num_layers, dirs) + h_n.shape[1:])",
+     "return h_n.reshape((dirs, num_layers) + h_n.shape[1:]).swapaxes(0, 1)"),
     ("residual added into layer 0 too", "if residual and k > 0:", "if residual and k >= 0 and y.shape == x.shape:"),
     ("one norm over the summed pre-activations", "a = (layer_norm(x_t @ W_ih.T, *ln_ih, eps)\n"
      "         + layer_norm(h_prev @ W_hh.T, *ln_hh, eps) + b)",
