@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-SLURM_PROGRAMS = ("slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sacct", "munged")
+SLURM_PROGRAMS = ("slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo", "munged")
 
 
 class Unavailable(Exception):
