@@ -71,7 +71,7 @@ def postgres(databases=("gradebook",)):
 SLURM_CONF = """\
 # A one-node cluster for the tests (tests/servers.py): no systemd, no cgroups, no accounting.
 ClusterName=rnncourse
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort={ctld_port}
@@ -99,7 +99,7 @@ SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
 MinJobAge=600
-NodeName={host} CPUs={cpus} RealMemory={memory} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
 
