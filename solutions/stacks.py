@@ -127,7 +127,7 @@ def direction_forward(x, h0, c0, w, cell="rnn", nonlinearity="tanh"):
     - h_n: the last hidden states, shape (N, H), equal to out[-1]
     - c_n: the last cell states, shape (N, H), for an LSTM (else None)
     """
-    if cell not in GATES:
+    if cell not in ("rnn", "lstm", "gru"):
         raise ValueError(f"unknown cell {cell!r}: use 'rnn', 'lstm', 'gru'")
     h, c, hs = h0, c0, []
     for x_t in x:
