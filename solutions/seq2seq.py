@@ -171,7 +171,6 @@ class Seq2Seq(nn.Module):
 
 
 # ----------------------------------------------------------------------------- forecasting (no targets)
-@torch.no_grad()
 def forecast_recursive(model, x, horizon):
     """Iterate a one-step model over the horizon, fed its own predictions.
 
@@ -183,15 +182,17 @@ def forecast_recursive(model, x, horizon):
 
     Returns:
     - preds: shape (N, h); each prediction is appended to the window and
-      its oldest value dropped, with the model in eval mode (restored after)
+      its oldest value dropped. The model runs in eval mode under
+      torch.no_grad(); its mode is restored after.
     """
     was_training = model.training
     model.eval()  # dropout off: a forecast is not a random draw
     preds = []
-    for _ in range(horizon):
-        pred = model(x)[:, :1]  # (N, 1)
-        preds.append(pred)
-        x = torch.cat([x[:, 1:], pred[:, :, None]], dim=1)  # (N, W, 1)
+    with torch.no_grad():  # no graph through h steps of the model
+        for _ in range(horizon):
+            pred = model(x)[:, :1]  # (N, 1)
+            preds.append(pred)
+            x = torch.cat([x[:, 1:], pred[:, :, None]], dim=1)  # (N, W, 1)
     model.train(was_training)
     return torch.cat(preds, dim=1)
 
@@ -317,3 +318,55 @@ def fit(model, train, val, strategy, epochs=50, batch_size=256, lr=3e-3, patienc
             break
     model.load_state_dict(best_state)
     return history
+
+
+# ----------------------------------------------------------------------------- small models for the exercise
+def one_step_model(weights, bias=0.0, dropout=0.0):
+    """A linear one-step forecaster that records how it is called.
+
+    Inputs:
+    - weights: shape (W,), the coefficients of the window's values, oldest
+      first; bias: a float
+    - dropout: probability of dropping an input value (training mode only)
+
+    Returns an nn.Module (float64) mapping x (N, W, 1) to (N, 1); its list
+    .calls holds (x, grad enabled, training mode) of every call.
+    """
+    class OneStep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(len(weights), 1).double()
+            self.dropout = nn.Dropout(dropout)
+            self.calls = []
+
+        def forward(self, x):
+            self.calls.append((x.detach().clone(), torch.is_grad_enabled(),
+                               self.training))
+            return self.linear(self.dropout(x[..., 0]))
+
+    model = OneStep()
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.as_tensor(weights)[None])
+        model.linear.bias.fill_(bias)
+    return model
+
+
+def seeded_decoder(hidden=8, seed=0):
+    """A one-layer LSTM decoder with a linear read-out, seeded weights.
+
+    Returns step(prev, state) -> (pred, state), float64, as
+    Seq2Seq.decode_step: prev and pred (N, 1, 1), state a pair of
+    (1, N, hidden) tensors. The same seed gives the same weights anywhere.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    lstm = nn.LSTM(1, hidden, batch_first=True).double()
+    head = nn.Linear(hidden, 1).double()
+    with torch.no_grad():
+        for p in [*lstm.parameters(), *head.parameters()]:
+            p.copy_(0.5 * torch.randn(p.shape, generator=gen,
+                                      dtype=p.dtype))
+
+    def step(prev, state):
+        out, state = lstm(prev, state)
+        return head(out), state
+    return step
