@@ -59,6 +59,41 @@ def test_a_bad_shard_is_refused_in_words(spec, words):
     assert parse("3/4") == (3, 4)
 
 
+def _result(course, student, score_each):
+    from autograder.result import PartResult, Result
+
+    manifest = course.assignment(ASSIGNMENT)
+    parts = {name: PartResult(name, part.points, score=min(score_each, part.points))
+             for name, part in manifest.parts.items()}
+    return Result(ASSIGNMENT, student, status="graded", detail="", parts=parts, manual=dict(manifest.written))
+
+
+def test_a_results_scores_and_outcome_are_written_together_or_not_at_all(course, monkeypatch):
+    """The recorder's one transaction per result: an outcome the database refuses takes the
+    result's scores with it, and a regrade replaces both."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import Recorder, read_outcomes, read_scores
+
+    def refuse(self, result):
+        raise RuntimeError("simulated: the connection dropped")
+
+    with Recorder(course) as recorder:
+        recorder.add(_result(course, "kept", 1.0))
+        with monkeypatch.context() as patch:
+            patch.setattr(Recorder, "_save_outcome", refuse)
+            recorder.add(_result(course, "refused", 1.0))
+        recorder.add(_result(course, "regraded", 0.0))
+        recorder.add(_result(course, "regraded", 1.0))
+    assert (recorder.written, [s for s, _ in recorder.failed]) == (3, ["refused"])
+    assert [o.student for o in read_outcomes(course.db_url)] == ["kept", "regraded"]
+    with Gradebook(course.db_url) as gb:
+        scores = read_scores(gb, ASSIGNMENT)
+    parts = course.assignment(ASSIGNMENT).parts
+    assert all(scores["refused"][g].auto_score is None for g in parts)  # nbgrader's empty submission only
+    assert [scores[s][g].auto_score for s in ("kept", "regraded") for g in parts] == [1.0] * 2 * len(parts)
+
+
 # ----------------------------------------------------------------------------- the batch
 def _batch(course):
     """student -> submission; shard 0 (of 2): ada ben cleo finn jun, shard 1: dan eve gus hana zoe."""
