@@ -223,7 +223,7 @@ def wait_until(predicate, timeout, what):
 
 
 # ----------------------------------------------------------------------------- shards on PostgreSQL
-def test_two_shards_at_once_then_a_killed_shard_rerun_give_the_one_machine_csv(batch, pg):
+def test_two_shards_at_once_then_a_killed_shard_rerun_give_the_one_machine_csv(pg, batch):
     url = pg["shards"]
     course = pg_course(batch, "shards", url)
     log0, log1 = (open(batch["tmp"] / f"shard{i}.log", "w") for i in range(2))
@@ -292,6 +292,26 @@ def slurm():
         pytest.skip(f"Slurm: {exc}")
 
 
+@pytest.mark.parametrize("unset, words", [("ASSIGNMENT", "set ASSIGNMENT"), ("SHARDS", "set SHARDS"),
+                                          ("DB_URL", "set DB_URL"), ("SLURM_ARRAY_TASK_ID", "--array=0-1")])
+def test_the_job_script_says_what_is_missing_before_grading(tmp_path, unset, words):
+    env = {"PATH": os.environ["PATH"], "ASSIGNMENT": ASSIGNMENT, "SHARDS": "2", "COURSE": str(tmp_path),
+           "DB_URL": "postgresql://nowhere/rnn", "SLURM_ARRAY_TASK_ID": "1", "REPO": str(tmp_path)}
+    del env[unset]
+    proc = subprocess.run(["bash", str(SBATCH)], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and words in proc.stderr
+
+
+def test_the_job_script_refuses_sqlite_and_a_repository_without_its_venv(tmp_path):
+    env = {"PATH": os.environ["PATH"], "ASSIGNMENT": ASSIGNMENT, "SHARDS": "2", "COURSE": str(tmp_path),
+           "DB_URL": f"sqlite:///{tmp_path}/gradebook.db", "SLURM_ARRAY_TASK_ID": "1", "REPO": str(tmp_path)}
+    proc = subprocess.run(["bash", str(SBATCH)], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "SQLite" in proc.stderr
+    proc = subprocess.run(["bash", str(SBATCH)], env=dict(env, DB_URL="postgresql://nowhere/rnn"),
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and f"no {tmp_path}/.venv/bin/python" in proc.stderr
+
+
 def job_state(cluster, job):
     """JobState of one job or array task (e.g. '123_1') from slurmctld (no accounting needed)."""
     out = cluster.run("scontrol", "-o", "show", "job", job, check=False)
@@ -299,7 +319,7 @@ def job_state(cluster, job):
     return fields.get("JobState", "")
 
 
-def test_a_slurm_array_with_one_shard_killed_and_resubmitted_gives_the_one_machine_csv(batch, pg, slurm):
+def test_a_slurm_array_with_one_shard_killed_and_resubmitted_gives_the_one_machine_csv(pg, batch, slurm):
     url = pg["slurm"]
     course = pg_course(batch, "slurm", url)
     logs = batch["tmp"] / "slurm-logs"
