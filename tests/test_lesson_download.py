@@ -29,6 +29,7 @@ LESSONS = {a: f"{Course().assignment(a).chapter}/lesson" for a in ASSIGNMENTS}
 SHOWN = {  # numbers of a lesson's worked examples, computed by the learner's functions
     "ch01_rnn_by_hand": ["0.5370"],  # h_1 = tanh(0.6)
     "ch02_bptt": ["0.6183"],  # dL/dw_h of the one-neuron example, by hand
+    "ch04_stacks": ["0.1154", "-0.2665"],  # h_n of the 3-layer LSTM stack's worked example
 }
 TIMEOUT = 300  # per cell
 
