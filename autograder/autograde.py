@@ -58,7 +58,9 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None, s
     """Grade the submissions of ``assignment`` (only ``students`` if given); returns their Results.
 
     shard: (i, N) grades only the students of shard i of N (autograder/shard.py); the release
-    and collection must already be there, made once for every shard.
+    and collection must already be there, made once for every shard. A shard whose results the
+    gradebook did not all take exits non-zero once the others are written, so a scheduler
+    retries it.
     """
     from autograder.course import release
 
@@ -79,7 +81,7 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None, s
         mine = set(select([j.student for j in jobs], *shard))
         jobs = [j for j in jobs if j.student in mine]
         print(f"shard {shard[0]}/{shard[1]}: {len(jobs)} of the {collected} collected submission(s)")
-        if not jobs:
+        if not jobs and collected:
             return []
     if not jobs:
         print(f"no submissions of {assignment} in {course.path('submitted')}: run `make collect` first")
@@ -93,6 +95,9 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None, s
     print_summary(assignment, results, time.monotonic() - started, workers, course)
     print(f"gradebook writes: {recorder.written} result(s) in {recorder.write_seconds:.2f} s "
           f"({recorder.written / max(recorder.write_seconds, 1e-9):.1f} per second)")
+    if shard is not None and recorder.failed:  # a non-zero exit: Slurm or Kubernetes reruns the shard
+        raise SystemExit(f"shard {shard[0]}/{shard[1]}: {len(recorder.failed)} result(s) could not be written "
+                         "to the gradebook (see above); run this shard again")
     return results
 
 

@@ -94,6 +94,28 @@ def test_a_results_scores_and_outcome_are_written_together_or_not_at_all(course,
     assert [scores[s][g].auto_score for s in ("kept", "regraded") for g in parts] == [1.0] * 2 * len(parts)
 
 
+def test_a_shard_whose_results_the_gradebook_refused_exits_non_zero_after_writing_the_rest(course, tmp_path,
+                                                                                           monkeypatch):
+    """So that Slurm or Kubernetes marks the task failed and it is run again."""
+    from autograder.autograde import autograde
+    from autograder.course import collect
+    from autograder.gradebook import Recorder, read_outcomes
+
+    inbox = write_submissions(tmp_path / "inbox", {"kept": build_submission(course), "refused": b""})
+    collect(course, ASSIGNMENT, inbox)
+    save = Recorder._save_outcome
+
+    def refuse_one(self, result):
+        if result.student == "refused":
+            raise RuntimeError("simulated: the connection dropped")
+        save(self, result)
+
+    monkeypatch.setattr(Recorder, "_save_outcome", refuse_one)
+    with pytest.raises(SystemExit, match="shard 0/1: 1 result.s. could not be written"):
+        autograde(course, ASSIGNMENT, 1, shard=(0, 1))
+    assert [o.student for o in read_outcomes(course.db_url)] == ["kept"]
+
+
 # ----------------------------------------------------------------------------- the batch
 def _batch(course):
     """student -> submission; shard 0 (of 2): ada ben cleo finn jun, shard 1: dan eve gus hana zoe."""
