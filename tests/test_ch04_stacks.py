@@ -2,8 +2,8 @@
 mutation gate, tests/test_mutants.py): its hidden checks called directly on plain functions
 (no sandbox), the mistakes the chapter is about named in words (h_n direction-major, the backward
 outputs not reversed back, the wrong input fed to a layer, the backward final state from
-output[-1], the layer norm over the batch), a wrong pasted step blamed on the paste and not on the
-stack, the cases the checks promise, and the learner's visible self-checks run in this process with
+output[-1], the layer norm over the batch), a wrong pasted step costing no marks in a right stack
+(and a pasted step that raises blamed on the paste, not on the stack), the cases the checks promise, and the learner's visible self-checks run in this process with
 numpy alone. The stacks' expected values are solutions.stacks, checked against torch.nn.RNN / LSTM
 in tests/test_stacks_reference.py; here torch checks the hand examples' stacks once more."""
 import re
@@ -11,7 +11,7 @@ import types
 
 import numpy as np
 import pytest
-from conftest import release_cell_imports, run_release_cells
+from conftest import release_cell_imports, release_cell_sources, run_release_cells
 
 from autograder.checking import CheckFailed, StudentCodeError
 from autograder.checks import ch04_stacks as checks
@@ -124,17 +124,58 @@ def test_a_mistake_that_explains_only_some_cases_is_not_named():
     assert "not reversed back" not in message and "has wrong values" in message, message
 
 
+def _notebook_student(answers):
+    """A student as the grader sees one: the release's code cells (no self-checks) run in one
+    namespace with the reference answers, some replaced by `answers`, so the given direction_forward
+    calls the pasted steps found there."""
+    from autograder.submissions import solution_sources
+
+    filled = {**solution_sources(ASSIGNMENT), **answers}
+    space = {}
+    for meta, source in release_cell_sources(ASSIGNMENT):
+        if meta.get("grade") or meta["grade_id"] in ("check_steps", "measure_future"):
+            continue
+        exec(filled[meta["grade_id"]] if meta.get("solution") else source, space)
+    return types.SimpleNamespace(**{name: _raising_as_the_sandbox_does(name, fn) for name, fn in space.items()
+                                    if callable(fn) and not name.startswith("_")})
+
+
+def _scaled(name):
+    """The reference answer of a pasted step, wrong (h_next halved) but running."""
+    from autograder.submissions import solution_sources
+
+    return edit(solution_sources(ASSIGNMENT)[name], *{
+        "rnn_step_forward": [("h_next = activation(nonlinearity)(z)", "h_next = activation(nonlinearity)(z) / 2")],
+        "lstm_step_forward": [("h_next = o * np.tanh(c_next)", "h_next = o * np.tanh(c_next) / 2")]}[name])
+
+
+@pytest.mark.parametrize("name", ["rnn_step_forward", "lstm_step_forward"])
+def test_a_wrong_pasted_step_costs_no_marks_in_a_right_stack(name):
+    """The pasted steps are not graded again: a right stack on a wrong step is graded against stacks
+    built on the student's own steps, and passes."""
+    student = _notebook_student({name: _scaled(name)})
+    assert checks._own_steps(student) is not None  # the paste differs from the course's step
+    for part in ("test_deep_forward", "test_bidirectional_forward"):
+        getattr(checks, part)(student)
+
+
+def test_a_wrong_stack_on_a_wrong_pasted_step_is_still_named():
+    student = _notebook_student({
+        "lstm_step_forward": _scaled("lstm_step_forward"),
+        "bidirectional_forward": edit(BIDIRECTIONAL, ("outs.append(out if d == 0 else out[::-1])", "outs.append(out)"))})
+    message = _message("test_bidirectional_forward", student)
+    assert "the backward direction's outputs are not reversed back" in message, message
+
+
 @pytest.mark.parametrize("name, words", [("rnn_step_forward", "chapter 1"), ("lstm_step_forward", "chapter 3")])
-def test_a_wrong_pasted_step_is_blamed_on_the_paste(name, words):
-    """A stack built on a wrong pasted step cannot be right; the message says the paste is wrong
-    (and which), not the stack."""
-    def wrong_step(*args):
-        result = REFERENCE[name](*args)
-        return (result[0] * 0.5,) + tuple(result[1:])
+def test_a_pasted_step_that_raises_is_blamed_on_the_paste(name, words):
+    def not_pasted(*args):
+        raise NotImplementedError()
 
     for part in ("test_deep_forward", "test_bidirectional_forward"):
-        message = _message(part, _student(**{name: wrong_step}))
-        assert f"your pasted `{name}` from {words} (not graded here)" in message and "check_steps" in message
+        message = _message(part, _student(**{name: not_pasted}))
+        assert f"your pasted `{name}` from {words} (not graded here) raised an error" in message, message
+        assert "check_steps" in message, message
 
 
 def test_final_states_for_one_direction_must_say_none():

@@ -9,9 +9,11 @@ solutions.stacks, itself checked against torch.nn.RNN / LSTM in float64 with cop
 (tests/test_stacks_reference.py).
 
 The stacks run the student's own chapter 1 and chapter 3 steps (pasted into ungraded cells)
-through the given `direction_forward`. Those are not graded again, but a stack built on a wrong
-step cannot be right: each stack's check first runs the pasted steps once and, when one differs
-from the course's, says so instead of blaming the stack.
+through the given `direction_forward`. Those are not graded again: each stack's check first runs
+the pasted steps once, and when one gives other results than the course's, the stack is graded
+against stacks built on the student's own steps (called in the student's process), so a wrong
+paste costs no marks here. A pasted step that raises, or returns another structure, stops the
+stacks; the message then names the pasted cell, not the stack.
 
 A known mistake (a variant) is named only when it explains the student's results on every case
 where both can be computed (`autograder.checking.check_cases`); the mistakes these checks must
@@ -44,38 +46,65 @@ def _tuple_of(n, items):
 
 
 # ----------------------------------------------------------------------------- the pasted steps
-def _pasted_steps_agree(student, cells):
-    """The learner's pasted rnn_step_forward / lstm_step_forward against the course's, on one probe
-    each; a CheckFailed naming the pasted function when one differs (it is not graded here, but
-    the stack runs it)."""
+def _paste_failed(name, chapter, problem):
+    return CheckFailed(f"your pasted `{name}` from chapter {chapter} (not graded here) {problem}; the stacks run "
+                       f"it through the given `direction_forward`, so fix it first: the cell `check_steps` after "
+                       "it says what is wrong.")
+
+
+def _own_steps(student):
+    """None when the learner's pasted rnn_step_forward and lstm_step_forward give the course's
+    results on a probe each; otherwise their steps as a dict {"rnn": f, "lstm": f}, calling the
+    student's code, so that a stack is graded on the steps it runs (the pasted cells are not graded
+    again). A pasted step that raises or returns another structure stops the check, naming it."""
     rng = np.random.default_rng(499)
     N, D, H = 2, 3, 2
     x, h, c = rng.normal(size=(N, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
-    probes = []
-    if "rnn" in cells:
-        w = [rng.normal(size=(H, D)), rng.normal(size=(H, H)), rng.normal(size=H), rng.normal(size=H)]
-        for nonlinearity in ("tanh", "relu"):
-            probes.append(("rnn_step_forward", 1, (x, h, *w, nonlinearity), 2, 1,
-                           rnn_ref.rnn_step_forward(x, h, *w, nonlinearity)))
-    if "lstm" in cells:
-        w = [rng.normal(size=(4 * H, D)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H),
-             rng.normal(size=4 * H)]
-        probes.append(("lstm_step_forward", 3, (x, h, c, *w), 3, 2, lstm_ref.lstm_step_forward(x, h, c, *w)))
+    w_rnn = [rng.normal(size=(H, D)), rng.normal(size=(H, H)), rng.normal(size=H), rng.normal(size=H)]
+    w_lstm = [rng.normal(size=(4 * H, D)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H),
+              rng.normal(size=4 * H)]
+    probes = [("rnn_step_forward", 1, (x, h, *w_rnn, nonlinearity), 2, 1,
+               rnn_ref.rnn_step_forward(x, h, *w_rnn, nonlinearity)) for nonlinearity in ("tanh", "relu")]
+    probes.append(("lstm_step_forward", 3, (x, h, c, *w_lstm), 3, 2, lstm_ref.lstm_step_forward(x, h, c, *w_lstm)))
+    differ = False
     for name, chapter, args, length, keep, expected in probes:
-        try:
-            got = getattr(student, name)(*args)
-        except StudentCodeError as error:
-            problem = explain_error(name, error).split("\n\nTraceback")[0]
+        got = _pasted_call(student, name, chapter, length, *args)
+        differ = differ or compare(tuple(got[:keep]), tuple(expected[:keep])) is not None
+    if not differ:
+        return None
+    return {"rnn": lambda *args: _pasted_call(student, "rnn_step_forward", 1, 2, *args),
+            "lstm": lambda *args: _pasted_call(student, "lstm_step_forward", 3, 3, *args)}
+
+
+def _pasted_call(student, name, chapter, length, *args):
+    """The student's pasted step called, checked for its structure."""
+    try:
+        got = getattr(student, name)(*args)
+    except StudentCodeError as error:
+        raise _paste_failed(name, chapter, "raised an error: " + explain_error(name, error).split("\n\nTrace")[0].rstrip("."))
+    if not isinstance(got, (tuple, list)) or len(got) != length:
+        raise _paste_failed(name, chapter, f"returned {describe_value(got)}, not a tuple of {length} items as in "
+                                           f"chapter {chapter}")
+    return got
+
+
+def _direction(x, h0, c0, w, cell, nonlinearity, steps=None):
+    """The given direction_forward, on the course's steps or on ``steps`` (the student's own)."""
+    if steps is None:
+        return ref.direction_forward(x, h0, c0, w, cell, nonlinearity)
+    h, c, hs = h0, c0, []
+    for x_t in x:
+        if cell == "lstm":
+            h, c = steps["lstm"](x_t, h, c, *w)[:2]
         else:
-            if not isinstance(got, (tuple, list)) or len(got) != length:
-                problem = f"it returned {describe_value(got)}, not a tuple of {length} items"
-            else:
-                problem = compare(tuple(got[:keep]), tuple(expected[:keep]), what="its result")
-        if problem:
-            raise CheckFailed(f"your pasted `{name}` from chapter {chapter} (not graded here) does not give "
-                              f"chapter {chapter}'s results ({problem}); the stacks run it through the given "
-                              f"`direction_forward`, so fix it first: the cell `check_steps` after it says "
-                              "what is wrong.")
+            h = steps["rnn"](x_t, h, *w, nonlinearity)[0]
+        hs.append(np.asarray(h))
+    return np.stack(hs), h, c
+
+
+def _named(name, fn):
+    fn.__name__ = name
+    return fn
 
 
 # ----------------------------------------------------------------------------- cases
@@ -142,7 +171,7 @@ def _stack_result(result):
 # ----------------------------------------------------------------------------- Part 1
 def _deep(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tanh", *, feed="output", state_row="k",
           weights_of="k", out_of="last", h_order="layer", swap_hc=False, h_only_last=False, no_c=False,
-          act=None):
+          act=None, steps=None):
     """deep_forward with one mistake: feed "x" (every layer reads x); state_row "0" (every layer from
     h0[0]); weights_of "0"; out_of "first"; h_order "reversed"; swap_hc; h_only_last; no_c (c_n
     None); act (a fixed nonlinearity)."""
@@ -151,7 +180,7 @@ def _deep(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tanh", *, fe
     for k in range(num_layers):
         row = 0 if state_row == "0" else k
         w = ref.layer_weights(weights, 0 if weights_of == "0" else k)
-        out, h, c = ref.direction_forward(inp, h0[row], None if c0 is None else c0[row], w, cell, nonlinearity)
+        out, h, c = _direction(inp, h0[row], None if c0 is None else c0[row], w, cell, nonlinearity, steps)
         outs.append(out)
         h_n.append(h)
         c_n.append(c)
@@ -165,9 +194,9 @@ def _deep(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tanh", *, fe
     return outs[0] if out_of == "first" else outs[-1], h_n, c_n
 
 
-def _deep_variants():
+def _deep_variants(steps=None):
     def mistake(**options):
-        return lambda **case: _deep(**case, **options)
+        return lambda **case: _deep(**case, steps=steps, **options)
 
     return [
         ("every layer reads x: layer k + 1 reads layer k's output (the hidden states it returns), only layer 0 "
@@ -190,15 +219,17 @@ def _deep_variants():
 
 def test_deep_forward(student):
     """Part 1: a deep (unidirectional) stack"""
-    _pasted_steps_agree(student, ("rnn", "lstm"))
-    check_cases(student, ref.deep_forward, _deep_cases(), describe=_describe_stack, select=_stack_result,
-                variants=_deep_variants(), hints=STACK_HINTS)
+    steps = _own_steps(student)
+    reference = ref.deep_forward if steps is None else _named("deep_forward",
+                                                              lambda **case: _deep(**case, steps=steps))
+    check_cases(student, reference, _deep_cases(), describe=_describe_stack, select=_stack_result,
+                variants=_deep_variants(steps), hints=STACK_HINTS)
 
 
 # ----------------------------------------------------------------------------- Part 2
 def _bidirectional(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tanh", *, h_order="layer",
                    reverse="both", h_backward="final", backward_first=False, backward_weights="reverse",
-                   feed="both", state_row="own", no_c=False, act=None):
+                   feed="both", state_row="own", no_c=False, act=None, steps=None):
     """bidirectional_forward with one mistake: h_order "direction" (direction-major h_n); reverse
     "input" (outputs not reversed back), "none" (the backward direction reads x forwards),
     "output" (it reads x forwards and its outputs are reversed); h_backward "output_last"
@@ -213,7 +244,7 @@ def _bidirectional(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tan
             j = {"own": 2 * k + d, "forward": 2 * k, "layer0": d}[state_row]
             w = ref.layer_weights(weights, k, reverse=d == 1 and backward_weights == "reverse")
             seq = inp[::-1] if d == 1 and reverse in ("both", "input") else inp
-            out, h, c = ref.direction_forward(seq, h0[j], None if c0 is None else c0[j], w, cell, nonlinearity)
+            out, h, c = _direction(seq, h0[j], None if c0 is None else c0[j], w, cell, nonlinearity, steps)
             if d == 1 and reverse in ("both", "output"):
                 out = out[::-1]
             outs.append(out)
@@ -228,9 +259,9 @@ def _bidirectional(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tan
     return y, np.stack([h_n[key] for key in order]), c_out
 
 
-def _bidirectional_variants():
+def _bidirectional_variants(steps=None):
     def mistake(**options):
-        return lambda **case: _bidirectional(**case, **options)
+        return lambda **case: _bidirectional(**case, steps=steps, **options)
 
     return [
         ("h_n is direction-major (every layer's forward state, then every layer's backward state): torch's h_n is "
@@ -264,9 +295,11 @@ def _bidirectional_variants():
 
 def test_bidirectional_forward(student):
     """Part 2: a bidirectional stack, with torch's h_n"""
-    _pasted_steps_agree(student, ("rnn", "lstm"))
-    check_cases(student, ref.bidirectional_forward, _bidirectional_cases(), describe=_describe_stack,
-                select=_stack_result, variants=_bidirectional_variants(), hints=STACK_HINTS)
+    steps = _own_steps(student)
+    reference = ref.bidirectional_forward if steps is None else _named(
+        "bidirectional_forward", lambda **case: _bidirectional(**case, steps=steps))
+    check_cases(student, reference, _bidirectional_cases(), describe=_describe_stack, select=_stack_result,
+                variants=_bidirectional_variants(steps), hints=STACK_HINTS)
 
 
 # ----------------------------------------------------------------------------- Part 3
