@@ -1,8 +1,9 @@
 """Benchmark: our parallel sandboxed grader against plain `nbgrader autograde`, side by side.
 
-    make bench-autograde [BENCH_ARGS="--k 40 --k-torch 24 --seed 0 --only numpy"]
+    make bench-autograde [BENCH_ARGS="--k 40 --k-torch 24 --k-ch05 24 --seed 0 --only numpy"]
 
-For each exercise (bench/exercises.py: chapter 1 in numpy, and a small LSTM module in torch),
+For each exercise (bench/exercises.py: chapter 1 in numpy, a small LSTM module in torch, and
+chapter 5 in numpy and torch),
 releases it into a temporary course, writes K seeded submissions (about 60% correct, 25% partly
 wrong, 15% broken), copies the course twice and grades the same submissions with
 `python -m autograder ... autograde` in one copy and `nbgrader autograde --force` in the other,
@@ -141,6 +142,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=40, help="numpy submissions (default 40)")
     parser.add_argument("--k-torch", type=int, default=24, help="torch submissions (default 24)")
+    parser.add_argument("--k-ch05", type=int, default=24, help="chapter 5 submissions (default 24)")
     parser.add_argument("--only", choices=sorted(EXERCISES), help="run one exercise only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-ratio", type=float, default=4.0, help="throughput target, ours / nbgrader")
@@ -150,7 +152,7 @@ def main(argv=None):
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"cores: {os.cpu_count()}; load average before the run: {load} (other load skews the timings)")
-    sizes = {"numpy": args.k, "torch": args.k_torch}
+    sizes = {"numpy": args.k, "torch": args.k_torch, "ch05": args.k_ch05}
     tmp = Path(tempfile.mkdtemp(prefix="bench-autograde-"))
     try:
         rows = [bench(EXERCISES[key], sizes[key], args.seed, tmp / key)

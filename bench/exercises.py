@@ -1,5 +1,6 @@
-"""The benchmark's exercises: chapter 1 (numpy) and a small LSTM module (torch), each with a
-seeded mix of submissions: about 60% correct, 25% with plausible mistakes, 15% broken."""
+"""The benchmark's exercises: chapter 1 (numpy), a small LSTM module (torch) and chapter 5 (numpy
+and torch, torch preloaded), each with a seeded mix of submissions: about 60% correct, 25% with
+plausible mistakes, 15% broken."""
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,11 +9,13 @@ import nbformat
 
 from autograder.course import Course, copy_course
 from autograder.mutants import ch01_rnn_by_hand as ch01_mutants
+from autograder.mutants import ch05_seq2seq as ch05_mutants
 from autograder.submissions import build_submission
 from bench import lstm_exercise
 
 # Plausible mistakes of chapter 1: (what, grade_id, answer cell), from its mutation gate's list.
 CH01_MISTAKES = [(m.name, *next(iter(m.answers.items()))) for m in ch01_mutants.MUTANTS if len(m.answers) == 1]
+CH05_MISTAKES = [(m.name, *next(iter(m.answers.items()))) for m in ch05_mutants.MUTANTS if len(m.answers) == 1]
 
 # Raises NameError when the cell runs, so rnn_forward is never defined.
 RAISES_AT_DEFINITION = ("def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity=DEFAULT_NONLINEARITY,\n"
@@ -89,10 +92,16 @@ class Exercise:
                 nbformat.write(content, str(path))
 
 
-def _ch01_course(root):
-    course = copy_course(Course(), Path(root))
-    course.nbgrader("generate_assignment", "ch01_rnn_by_hand", "--force")
-    return course
+def _released(name):
+    """root -> a copy of the course with assignment ``name`` released."""
+    def make_course(root):
+        course = copy_course(Course(), Path(root))
+        course.nbgrader("generate_assignment", name, "--force")
+        return course
+    return make_course
+
+
+_ch01_course = _released("ch01_rnn_by_hand")
 
 
 NUMPY = Exercise("numpy: ch01_rnn_by_hand", "ch01_rnn_by_hand", _ch01_course, CH01_MISTAKES, {
@@ -108,4 +117,12 @@ TORCH = Exercise("torch: bench_lstm", lstm_exercise.NAME, lstm_exercise.write_co
     "answer cell deleted": _cell_deleted("lstm_sequence"),
 })
 
-EXERCISES = {"numpy": NUMPY, "torch": TORCH}
+CH05 = Exercise("numpy+torch: ch05_seq2seq", "ch05_seq2seq", _released("ch05_seq2seq"), CH05_MISTAKES, {
+    "invalid JSON": _invalid_json,
+    "answer cell raises at definition": _raises_at_definition(  # NameError: decode is never defined
+        "decode", "def decode(step, state, first, horizon, targets=NO_TARGETS):\n    return None"),
+    "blank release notebook": _blank,
+    "answer cell deleted": _cell_deleted("make_windows"),
+})
+
+EXERCISES = {"numpy": NUMPY, "torch": TORCH, "ch05": CH05}
