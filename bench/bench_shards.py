@@ -69,8 +69,7 @@ def writes(outputs):
 def course_copy(base, root, db_url):
     shutil.copytree(base.root, root)
     (Path(root) / "gradebook.db").unlink(missing_ok=True)
-    course = Course(root, db_url or f"sqlite:///{Path(root) / 'gradebook.db'}")
-    return course
+    return Course(root, db_url or f"sqlite:///{Path(root) / 'gradebook.db'}")
 
 
 def bench(exercise, k, seed, tmp, urls):
@@ -92,10 +91,10 @@ def bench(exercise, k, seed, tmp, urls):
     print("2 shards at once, 1 worker each ...", flush=True)
     wall_2, out_2 = run_together([grader(sharded, "autograde", exercise.name, "--shard", f"{i}/2", "--jobs", "1")
                                   for i in range(2)], logs, "shards")
-    same = ([{k: v for k, v in r.items()} for r in export_grades(single, tmp / "single.csv")]
-            == [{k: v for k, v in r.items()} for r in export_grades(sharded, tmp / "sharded.csv")])
-    same_bytes = (tmp / "single.csv").read_bytes() == (tmp / "sharded.csv").read_bytes()
-    return wall_1, out_1, wall_2, out_2, same and same_bytes
+    export_grades(single, tmp / "single.csv")
+    export_grades(sharded, tmp / "sharded.csv")
+    same = (tmp / "single.csv").read_bytes() == (tmp / "sharded.csv").read_bytes()
+    return wall_1, out_1, wall_2, out_2, same
 
 
 def main(argv=None):
