@@ -5,11 +5,13 @@ No peeking is checked as well as values. make_windows first gets series whose va
 goes through `check_causal` on the sequence [first, y_1, ..., y_h]: prediction k may read only
 first and y_1..y_{k-1} (a decoder fed y_k reads the value it predicts); a decoder whose values
 are wrong in a way no known mistake explains is told that it peeks when it does, and one whose
-values pass is checked for peeking all the same. At prediction time decode gets no targets at all. forecast_recursive gets a model made in the student's process by the notebook's
-given `one_step_model`, which records every call (its input window, whether autograd was on, and
-the model's mode), so a forecast that feeds itself the wrong window, runs with gradients, leaves
-dropout on or does not restore the mode is named; last, `check_metric` scores the forecasts of
-held-out AR series (their future stays in the grader) against seasonal naive.
+values pass is checked for peeking all the same. At prediction time decode gets no targets at
+all. forecast_recursive gets a model made in the student's process by the notebook's given
+`one_step_model`, which records every call (its input window, whether autograd was on, and the
+model's mode), so a forecast that runs with gradients, leaves dropout on or does not restore the
+mode is named before its values are compared (a wrong window is named by its values); last,
+`check_metric` scores the forecasts of held-out seasonal AR series (their future stays in the
+grader) against seasonal naive's MASE.
 
 The decoder's step is the notebook's given `seeded_decoder` (an LSTM with seeded weights), made
 in the student's process; the expected values come from the same function here, with the same
