@@ -89,7 +89,7 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None, s
     workers = max(1, min(jobs_count or os.cpu_count() or 1, len(jobs)))
     warn_unless_isolated()
     started = time.monotonic()
-    with Recorder(course) as recorder:
+    with Recorder(course, [j.student for j in jobs]) as recorder:
         results = grade_all(jobs, workers, manifest.preload, f"grading {assignment}",
                             on_result=recorder.add, on_start=recorder.prepare)
     print_summary(assignment, results, time.monotonic() - started, workers, course)

@@ -194,8 +194,9 @@ class Recorder:
     and the gradebook is opened on the first result.
     """
 
-    def __init__(self, course):
+    def __init__(self, course, students=()):
         self.course, self.gb = course, None
+        self.students = list(students)  # created up front, in one commit, when the gradebook opens
         self._importing = None
         self.failed = []  # (student, error): results the gradebook would not take
         self.written, self.write_seconds = 0, 0.0  # results recorded, seconds spent recording
@@ -223,10 +224,25 @@ class Recorder:
         with schema_lock(self.db):  # shards starting at once create nbgrader's tables and ours once
             self.gb = Gradebook(self.course.db_url)
             self.table = open_outcome_table(self.db)
+        self._add_students()
         # nbgrader's update_or_create_submission trips SQLAlchemy autoflush warnings (harmless)
         self.warnings = warnings.catch_warnings()
         self.warnings.__enter__()
         warnings.simplefilter("ignore", SAWarning)
+
+    def _add_students(self):
+        """Create the students the gradebook lacks in one commit, where nbgrader's add_student
+        commits once per student: a commit waits for the disk, and there are three per result."""
+        from nbgrader.api import Student
+
+        try:
+            for start in range(0, len(self.students), 500):
+                chunk = self.students[start:start + 500]
+                known = {sid for (sid,) in self.gb.db.query(Student.id).filter(Student.id.in_(chunk))}
+                self.gb.db.add_all(Student(id=sid) for sid in chunk if sid not in known)
+            self.gb.db.commit()
+        except Exception:  # e.g. another run created one meanwhile: each result creates its own
+            self.gb.db.rollback()
 
     def add(self, result):
         if self.gb is None:
