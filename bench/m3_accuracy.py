@@ -82,6 +82,8 @@ def prepare(trains, stops, period):
     values = np.full((len(trains), int(max(stops))), np.nan)
     indices = np.ones((len(trains), period))
     for s, (x, stop) in enumerate(zip(trains, stops)):
+        if stop <= 0:  # a short series has no part before a far origin
+            continue
         part = x[:stop]
         indices[s] = fit_indices(part, period)
         values[s, :stop] = F.deseasonalise(part, indices[s])

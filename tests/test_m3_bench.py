@@ -58,6 +58,15 @@ def test_prepare_reads_nothing_at_or_after_the_origin(bench, data):
     assert (a[1] != 1).any()  # some series are seasonal, so indices were fitted
 
 
+def test_prepare_skips_a_series_with_nothing_before_a_far_origin(bench):
+    trains = [np.linspace(10, 20, 48), np.linspace(10, 20, 99)]
+    values, indices = bench.prepare(trains, np.array([48 - 54, 45]), 12)  # origin 3
+    assert values.shape == (2, 45)
+    assert np.isnan(values[0]).all() and (indices[0] == 1).all()
+    np.testing.assert_array_equal(values[1],
+                                  F.deseasonalise(trains[1][:45], indices[1]))
+
+
 def test_the_test_parts_are_read_only_by_the_final_metrics(bench, data, monkeypatch):
     quiet = lambda *a, **k: None  # noqa: E731
     honest = bench.run(data, TINY, log=quiet)
