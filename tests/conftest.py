@@ -115,6 +115,23 @@ def torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture(scope="module")
+def S(torch):
+    """solutions.seq2seq, chapter 5's torch reference (imports torch)."""
+    from solutions import seq2seq
+    return seq2seq
+
+
+def seq2seq_model(torch, S, hidden=5, layers=2, seed=0):
+    """A seeded float64 Seq2Seq with non-zero biases everywhere."""
+    torch.manual_seed(seed)
+    model = S.Seq2Seq(hidden=hidden, layers=layers).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
 def torch_weights(module, suffix="_l0"):
     """A torch recurrent module's layer weights as numpy arrays named like the reference's:
     W_ih, W_hh, b_ih, b_hh (float64 when the module is .double())."""

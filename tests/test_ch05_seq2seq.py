@@ -3,6 +3,7 @@ computations (hand values, the Seq2Seq class's fused teacher-forced decoder), th
 called directly, and the visible self-checks run in-process. Torch single-threaded."""
 import numpy as np
 import pytest
+from conftest import seq2seq_model as _seq2seq
 
 from solutions import forecast as F
 
@@ -32,21 +33,6 @@ def test_mase_by_hand():
     assert F.mase(y, f, x, 2) == pytest.approx(3 / 5, rel=RTOL)
     assert F.mase(y, f, x, 1) == pytest.approx(4 / 7, rel=RTOL)  # naive scale (2+1+3+1)/4
     assert F.mase(np.stack([y, f]), np.stack([f, f]), x, 2) == pytest.approx([3 / 5, 0])
-
-
-@pytest.fixture(scope="module")
-def S(torch):
-    from solutions import seq2seq
-    return seq2seq
-
-
-def _seq2seq(torch, S, hidden=5, layers=2, seed=0):
-    torch.manual_seed(seed)
-    model = S.Seq2Seq(hidden=hidden, layers=layers).double()
-    with torch.no_grad():  # non-zero biases everywhere
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    return model
 
 
 def test_decode_by_hand(torch, S):

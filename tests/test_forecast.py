@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import seq2seq_model as _seq2seq
 
 from solutions import forecast as F
 
@@ -132,21 +133,6 @@ def torch():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     return torch
-
-
-@pytest.fixture(scope="module")
-def S(torch):
-    from solutions import seq2seq
-    return seq2seq
-
-
-def _seq2seq(torch, S, hidden=5, layers=2, seed=0):
-    torch.manual_seed(seed)
-    model = S.Seq2Seq(hidden=hidden, layers=layers).double()
-    with torch.no_grad():  # non-zero biases everywhere
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    return model
 
 
 def test_device_falls_back_to_cpu(torch, S, monkeypatch):
