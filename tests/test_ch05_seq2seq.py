@@ -1,10 +1,18 @@
 """Chapter 5's exercise (ch05_seq2seq): the four graded reference functions against independent
 computations (hand values, the Seq2Seq class's fused teacher-forced decoder), the hidden checks
 called directly, and the visible self-checks run in-process. Torch single-threaded."""
+import re
+import types
+
 import numpy as np
 import pytest
+from conftest import release_cell_imports, run_release_cells
 from conftest import seq2seq_model as _seq2seq
 
+from autograder.checking import CheckFailed
+from autograder.course import Course
+from autograder.mutants.ch05_seq2seq import DECODE, MASE, RECURSIVE, WINDOWS
+from autograder.mutation import edit
 from solutions import forecast as F
 
 RTOL = 1e-10  # float64 comparisons
@@ -82,15 +90,6 @@ def test_forecast_recursive_feeds_its_own_predictions_in_eval_mode(torch, S):
 
 
 # ----------------------------------------------------------------------------- the hidden checks
-import re  # noqa: E402
-import types  # noqa: E402
-
-from conftest import release_cell_imports, run_release_cells  # noqa: E402
-
-from autograder.checking import CheckFailed  # noqa: E402
-from autograder.course import Course  # noqa: E402
-from autograder.mutants.ch05_seq2seq import DECODE, MASE, RECURSIVE, WINDOWS  # noqa: E402
-from autograder.mutation import edit  # noqa: E402
 
 ASSIGNMENT = "ch05_seq2seq"
 PARTS = list(Course().assignment(ASSIGNMENT).parts)
