@@ -84,6 +84,9 @@ def copy_course(source, root, db_url=None):
     return Course(root, db_url)
 
 
+SITE_NOTEBOOK = "exercise.ipynb"  # a released exercise as the site offers it for download
+
+
 def release_for_site(assignments):
     """Release into a throwaway course and copy each student notebook to its chapter's folder."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +99,7 @@ def release_for_site(assignments):
                 raise SystemExit(f"{assignment}: its manifest's chapter folder {chapter} does not exist; "
                                  "the released exercise goes beside the chapter's lesson.md")
             site_course.nbgrader("generate_assignment", assignment, "--force")
-            target = REPO / chapter / "exercise.ipynb"
+            target = REPO / chapter / SITE_NOTEBOOK
             shutil.copy(site_course.release_notebook(assignment), target)
             print(f"site exercise {target.relative_to(REPO)}")
 
@@ -104,9 +107,12 @@ def release_for_site(assignments):
 def _pick_notebook(files, assignment):
     """Choose the submitted notebook among (path, name) pairs; (path, note) or (None, reason)."""
     notebooks = [(p, n) for p, n in files if n.endswith(".ipynb") and ".ipynb_checkpoints" not in p.parts]
-    exact = [p for p, n in notebooks if n == f"{assignment}.ipynb"]
-    if exact:
-        return exact[0], ""
+    # The release's name, then the site's download name (exercise.ipynb), which the lessons ask
+    # learners to keep: neither is worth a note.
+    for expected in (f"{assignment}.ipynb", SITE_NOTEBOOK):
+        exact = [p for p, n in notebooks if n == expected]
+        if exact:
+            return exact[0], ""
     if len(notebooks) == 1:
         return notebooks[0][0], f"the notebook was named {notebooks[0][1]!r}, not {assignment + '.ipynb'!r}"
     if not notebooks:

@@ -114,3 +114,15 @@ def test_nbgrader_export_still_works_on_our_gradebook(flow):
               if r["assignment"] == ASSIGNMENT}  # nbgrader lists every assignment, submitted or not
     ours = {r["student"]: float(r["score"]) for r in csv.DictReader(open(flow["tmp"] / "ours.csv"))}
     assert theirs == ours and ours["bob"] == 0.0 and ours["erin"] == 12.0
+
+
+def test_the_sites_download_name_is_taken_without_a_note(tmp_path):
+    """The site offers each exercise as exercise.ipynb and the lessons ask learners to keep that
+    name, so it is as good as the release's; the release's name wins when both are there."""
+    from autograder.course import _pick_notebook
+
+    site, release, other = (tmp_path / n for n in ("exercise.ipynb", f"{ASSIGNMENT}.ipynb", "Untitled.ipynb"))
+    assert _pick_notebook([(site, site.name)], ASSIGNMENT) == (site, "")
+    assert _pick_notebook([(site, site.name), (release, release.name)], ASSIGNMENT) == (release, "")
+    path, note = _pick_notebook([(other, other.name)], ASSIGNMENT)
+    assert path == other and note == f"the notebook was named 'Untitled.ipynb', not '{ASSIGNMENT}.ipynb'"
