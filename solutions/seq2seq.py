@@ -354,8 +354,8 @@ def one_step_model(weights, bias=0.0, dropout=0.0):
 def seeded_decoder(hidden=8, seed=0):
     """A one-layer LSTM decoder with a linear read-out, seeded weights.
 
-    Returns step(prev, state) -> (pred, state), float64, as
-    Seq2Seq.decode_step: prev and pred (N, 1, 1), state a pair of
+    Returns step(prev, state) -> (pred, state), float64, as the lesson's
+    Seq2Seq.step: prev and pred (N, 1, 1), state a pair of
     (1, N, hidden) tensors. The same seed gives the same weights anywhere.
     """
     gen = torch.Generator().manual_seed(seed)
