@@ -132,6 +132,8 @@ def test_the_reference_passes_every_hidden_check(checks, S, part):
     ("make_windows", [("stop = len(y) if stop is None else stop", "stop = len(y)")], "test_make_windows",
      "reads past stop"),
     ("mase", [("x[period:] - x[:-period]", "x[1:] - x[:-1]")], "test_mase", "naive forecast's error (lag 1)"),
+    ("mase", [("x[period:] - x[:-period]", "y[period:] - y[:-period]")], "test_mase",
+     "test part's own seasonal differences"),
     ("decode", [("targets[:, k, None, None]", "targets[:, min(k + 1, horizon - 1), None, None]")], "test_decode",
      "the very value it predicts"),
     ("forecast_recursive", [("    model.eval()  # dropout off: a forecast is not a random draw\n", "")],

@@ -190,6 +190,9 @@ def _mase_variants():
          "seasonal naive forecast, |x_t - x_{t-m}| with m = period", _scaled(lambda y, f, x, m: seasonal(x, 1))),
         ("the scale is computed on the test part: it comes from the training part x only",
          _scaled(lambda y, f, x, m: np.mean(np.abs(y - ref.seasonal_naive(x, len(y), m))))),
+        ("the scale is the test part's own seasonal differences, mean |y_t - y_{t-m}|: it comes from "
+         "the training part x only, mean |x_t - x_{t-m}|",
+         _scaled(lambda y, f, x, m: seasonal(y, m) if len(y) > m else _undefined())),
         ("the scale is computed on the whole series (training and test parts): it comes from the "
          "training part x only", _scaled(lambda y, f, x, m: seasonal(np.concatenate([x, y]), m))),
         ("a mean of ratios, step by step: MASE is the ratio of two means, mean |y - f| divided by "
