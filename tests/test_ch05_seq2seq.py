@@ -134,6 +134,7 @@ def test_the_reference_passes_every_hidden_check(checks, S, part):
     ("mase", [("x[period:] - x[:-period]", "x[1:] - x[:-1]")], "test_mase", "naive forecast's error (lag 1)"),
     ("mase", [("x[period:] - x[:-period]", "y[period:] - y[:-period]")], "test_mase",
      "test part's own seasonal differences"),
+    ("mase", [(", axis=-1) / scale", ") / scale")], "test_mase", "averaged over every axis"),
     ("decode", [("targets[:, k, None, None]", "targets[:, min(k + 1, horizon - 1), None, None]")], "test_decode",
      "the very value it predicts"),
     ("forecast_recursive", [("    model.eval()  # dropout off: a forecast is not a random draw\n", "")],
@@ -198,6 +199,8 @@ def test_the_checks_cases_leave_no_mistake_room_to_hide(checks):
     mases = checks._mase_cases()
     assert {c["period"] for c in mases} == {1, 4, 12} and any(len(c["x"]) == c["period"] + 1 for c in mases)
     assert any(len(c["y"]) > c["period"] for c in mases) and any(len(c["y"]) < c["period"] for c in mases)
+    batched = checks._batched_mase_case()  # (3, h): one MASE per row, not one over every axis
+    assert batched["y"].shape == batched["f"].shape and batched["y"].ndim == 2 and len(batched["y"]) == 3
     decodes = checks._decode_cases()
     assert {"targets" in c for c in decodes} == {True, False}
     assert any(c["first"].shape[0] == c["horizon"] for c in decodes) and any(c["horizon"] == 1 for c in decodes)

@@ -206,10 +206,29 @@ def _mase_variants():
     ]
 
 
+def _batched_mase_case():
+    """Three forecasts of one series at once: y and f of shape (3, h), x of shape (n,)."""
+    case = _mase_cases()[0]
+    rng = np.random.default_rng(529)
+    y = case["y"] + rng.uniform(-1, 1, (3, len(case["y"])))
+    return {"y": y, "f": y + rng.normal(0, 1.5, y.shape) * [[0.5], [1], [2]], "x": case["x"],
+            "period": case["period"]}
+
+
+def _describe_batched_mase(case):
+    return (f"x of length {len(case['x'])}, y and f of shape {case['y'].shape} (three forecasts of "
+            f"one series), period={case['period']}")
+
+
 def test_mase(student):
-    """Part 2: MASE"""
+    """Part 2: MASE, one series, then y and f of shape (3, h): one MASE per row."""
     check_cases(student, ref.mase, _mase_cases(), describe=_describe_mase, variants=_mase_variants(),
                 hints=MASE_HINTS)
+    check_cases(student, ref.mase, [_batched_mase_case()], describe=_describe_batched_mase,
+                variants=[("averaged over every axis: MASE is one number per series (per row of y), the "
+                           "mean over the last axis only: np.mean(..., axis=-1)",
+                           lambda y, f, x, period: np.mean(np.abs(y - f))
+                           / np.mean(np.abs(x[period:] - x[:-period])))])
 
 
 # ----------------------------------------------------------------------------- Part 3

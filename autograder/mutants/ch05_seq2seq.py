@@ -173,6 +173,9 @@ MUTANTS = [  # most common first: the first half must be stopped by a visible se
     _mutant("decoder returns (N, h, 1)", "decode",
             [("return torch.cat(preds, dim=1)[..., 0]", "return torch.cat(preds, dim=1)")], "shape (N, h, 1)"),
     _written("MASE with squared errors (RMSSE)", "mase", MASE_SQUARED, "squared errors"),
+    _mutant("MASE averaged over every axis of a batch, not over the horizon", "mase",
+            [("np.mean(np.abs(np.asarray(y) - f), axis=-1)", "np.mean(np.abs(np.asarray(y) - f))")],
+            "averaged over every axis"),
     _mutant("make_windows returns (Y, X)", "make_windows",
             [("return xy[:, :window], xy[:, window:]", "return xy[:, window:], xy[:, :window]")],
             "returns (Y, X)"),
@@ -208,16 +211,16 @@ def make_windows(y, window, horizon, stop=None, stride=1):
     return views[:, :window].copy(), views[:, window:].copy()'''}),
     Fair("mase with a loop, sums and counts", {"mase": '''\
 def mase(y, f, x, period):
-    n, h = len(x), len(y)
+    n, h = len(x), np.shape(y)[-1]
     total = 0.0
     for t in range(period, n):
         total += abs(x[t] - x[t - period])
     scale = total / (n - period)
-    return float(sum(abs(y[t] - f[t]) for t in range(h)) / h / scale)'''}),
+    return sum(abs(y[..., t] - f[..., t]) for t in range(h)) / h / scale'''}),
     Fair("mase from mean absolute errors of two forecasts", {"mase": '''\
 def mase(y, f, x, period):
     in_sample = np.mean(np.abs(x[period:] - x[:len(x) - period]))
-    return np.abs(np.subtract(y, f)).mean() / in_sample'''}),
+    return np.abs(np.subtract(y, f)).mean(axis=-1) / in_sample'''}),
     Fair("decode choosing each step's input at the top of the loop", {"decode": '''\
 def decode(step, state, first, horizon, targets=None):
     preds = []
