@@ -40,7 +40,7 @@ import numpy as np
 
 
 def sigmoid(z):
-    """The logistic function 1 / (1 + exp(-z)), elementwise, without overflow.
+    """The logistic function 1 / (1 + exp(-z)), elementwise, overflow-free.
 
     exp is only taken of -|z| <= 0: with e = exp(-|z|), the result is
     1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0.

@@ -37,7 +37,8 @@ def rnn_step_scalar(x_t, h_prev, w_x, w_h, b):
     return np.tanh(w_x * x_t + w_h * h_prev + b)
 
 
-def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
+def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh,
+                     nonlinearity="tanh"):
     """One time step of a batched RNN layer.
 
     Inputs:
