@@ -10,7 +10,6 @@ Every assignment's lesson (its manifest's chapter folder) is covered; SHOWN adds
 numbers its worked examples must print.
 """
 import json
-import os
 import re
 import subprocess
 import sys

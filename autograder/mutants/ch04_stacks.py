@@ -7,7 +7,7 @@ mistake to be; the first half must be stopped by the visible self-check of the p
 mistake is, with the words given in `visible`. FAIR are correct answers written another way:
 each must get full marks and pass every visible self-check.
 """
-from autograder.mutation import AnswerCells, Fair, edit
+from autograder.mutation import AnswerCells, Fair
 
 DEEP = '''\
 def deep_forward(x, h0, c0, weights, num_layers, cell="rnn",
