@@ -370,6 +370,41 @@ def test_decode(student):
     peeking = _peeking(decoding)
     if peeking:
         raise CheckFailed(peeking)
+    _check_gradient(student)
+
+
+def _gradient_to_state(student, step, case):
+    """d preds / d state of the student's decode with teacher forcing, by torch.func.jacrev in the
+    student's process (a tensor crosses the wire as plain data, without its graph): a pair of
+    arrays, or None when the transform cannot run their code (no verdict then)."""
+    torch = getattr(student, "torch", None)  # the notebook's torch; a namespace in tests has none
+    if torch is None:
+        import torch
+    args = _tensors({k: case[k] for k in ("state", "first", "targets")})
+    try:
+        if _is_remote(torch):
+            jacobian = _attr(torch, "func").call("jacrev", student.decode, argnums=1)
+        else:
+            jacobian = torch.func.jacrev(student.decode, argnums=1)
+        got = jacobian(step, args["state"], args["first"], case["horizon"], args["targets"])
+        return [np.asarray(part) for part in got]
+    except Exception:  # an operation torch.func cannot transform: the values were checked
+        return None
+
+
+def _check_gradient(student):
+    """With teacher forcing the predictions must carry a gradient back: to the step's weights and,
+    through the initial state, to the encoder. A decode that detaches what it returns (or runs
+    under no_grad) has the right values and trains nothing."""
+    case = _decode_cases()[0]
+    step = _given(student, "seeded_decoder", case["hidden"], case["seed"])
+    gradient = _gradient_to_state(student, step, case)
+    if gradient is not None and not any(np.abs(part).sum() > 0 for part in gradient):
+        raise CheckFailed("`decode`: the predictions are detached: no gradient reaches the model's "
+                          "weights, so training through decode cannot learn (with targets given, the "
+                          "predictions it returns have no gradient with respect to the initial state; "
+                          "return the step's predictions as they are, without .detach() or "
+                          f"torch.no_grad(); inputs: {_describe_decode(case)}).")
 
 
 def _reference_decode(seed, hidden, state, first, horizon, targets=None):

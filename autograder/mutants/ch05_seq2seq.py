@@ -183,6 +183,8 @@ MUTANTS = [  # most common first: the first half must be stopped by a visible se
             [("model.train(was_training)", "model.train()")], "does not restore", visible=False),
     _mutant("recursive window grows (the oldest value never dropped)", "forecast_recursive",
             [(SHIFT, "x = torch.cat([x, pred[:, :, None]], dim=1)")], "must keep W values", visible=False),
+    _mutant("decoder returns detached predictions (no gradient to the weights)", "decode",
+            [("preds.append(pred)", "preds.append(pred.detach())")], "predictions are detached"),
     _mutant("decoder predictions stacked (h, N)", "decode",
             [("return torch.cat(preds, dim=1)[..., 0]", "return torch.stack([p[:, 0, 0] for p in preds])")],
             "transposed", visible=False),
