@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from solutions.seq2seq import Seq2Seq, WindowSet, loss_fn, train_step  # noqa: E402
+from solutions.seq2seq import Seq2Seq, WindowSet, device_name, loss_fn, train_step  # noqa: E402
 
 # (name, W, h, H, L): M3 monthly's shapes (window 36, horizon 18), and a long series
 # (a week of half-hours in, a day out) through a two-layer model.
@@ -198,16 +198,6 @@ def measure(step, batch, device, seq_len, warmup, repeats, target_s):
             "step_ms_repeats": [1e3 * t for t in times], "iters": iters, "warmup": warmup}
 
 
-def device_name(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ----------------------------------------------------------------------------- report

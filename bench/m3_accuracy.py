@@ -344,20 +344,6 @@ def run(data, cfg, device="cpu", log=print):
 
 
 # ----------------------------------------------------------------------------- report
-def device_name(device):
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def subset(data, n):
     """Every (S // n)-th series, n of them: a quick run over the whole range of lengths."""
     step = max(1, len(data["train"]) // n)
@@ -386,7 +372,7 @@ def main(argv=None):
 
     import torch
 
-    from solutions.seq2seq import pick_device
+    from solutions.seq2seq import device_name, pick_device
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)

@@ -27,6 +27,8 @@ host during training. Checks: tests/test_forecast.py.
 """
 import copy
 import math
+import platform
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +40,19 @@ def pick_device(prefer=None):
     if prefer is not None and (str(prefer) != "cuda" or torch.cuda.is_available()):
         return torch.device(prefer)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device):
+    """What a recorded timing ran on: the GPU's name, else the CPU's model name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 # ----------------------------------------------------------------------------- windows on the device
