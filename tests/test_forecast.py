@@ -59,6 +59,8 @@ def test_metrics_follow_the_m4_formulas():
     assert got["mase"] == pytest.approx(mase, rel=RTOL) and got["n_series"] == 2
     with pytest.raises(ValueError, match="more than 12"):
         F.mase_scale(x[:12], 12)
+    with pytest.raises(ValueError, match="more than 12"):  # evaluate: an error, not a NaN
+        F.evaluate([y], [f], [x[:12]], m)
 
 
 def test_baselines_by_hand():
