@@ -92,12 +92,17 @@ def _outcome_table(metadata):
 
 
 def open_outcome_table(db):
-    """The outcome table in the database of engine ``db``, created or upgraded as needed."""
-    from sqlalchemy import MetaData
+    """The outcome table in the database of engine ``db``, created or upgraded as needed.
 
-    metadata = MetaData()
-    table = _outcome_table(metadata)
-    metadata.create_all(db)
+    CREATE TABLE IF NOT EXISTS, not metadata.create_all (which checks, then creates): two shards
+    opening a fresh gradebook at once would both find no table and one CREATE TABLE would fail.
+    """
+    from sqlalchemy import MetaData
+    from sqlalchemy.schema import CreateTable
+
+    table = _outcome_table(MetaData())
+    with db.begin() as conn:
+        conn.execute(CreateTable(table, if_not_exists=True))
     _drop_score_copies(db, table)
     return table
 
@@ -142,9 +147,12 @@ SCHEMA_LOCK = 0x726E6E  # any constant: the PostgreSQL advisory lock every shard
 def schema_lock(db):
     """Hold PostgreSQL's advisory lock SCHEMA_LOCK (other databases: nothing to hold).
 
-    nbgrader's Gradebook() and open_outcome_table create missing tables with CREATE TABLE, which
-    two processes doing it at once can both attempt (one then fails on a duplicate name). SQLite
-    serialises writers by itself.
+    nbgrader's Gradebook() creates missing tables by checking, then running CREATE TABLE, which
+    two processes doing it at once can both attempt (one then fails on a duplicate name); and on
+    PostgreSQL even open_outcome_table's CREATE TABLE IF NOT EXISTS is not safe against a
+    concurrent one (both can pass the check; one then fails on a duplicate type). On SQLite,
+    CREATE TABLE IF NOT EXISTS runs under the database's write lock, which makes it safe; nbgrader's
+    tables are there before any shard starts (the release, run once, creates them).
     """
     from sqlalchemy import text
 

@@ -116,6 +116,43 @@ def test_a_shard_whose_results_the_gradebook_refused_exits_non_zero_after_writin
     assert [o.student for o in read_outcomes(course.db_url)] == ["kept"]
 
 
+def _open_outcome_table_at_the_barrier(url, barrier, errors):
+    """One shard starting: open the outcome table once every process is at the barrier."""
+    from sqlalchemy import create_engine
+
+    from autograder.gradebook import open_outcome_table
+
+    db = create_engine(url)
+    try:
+        barrier.wait(timeout=60)
+        open_outcome_table(db)
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        db.dispose()
+
+
+def test_two_shards_opening_a_fresh_sqlite_gradebooks_outcome_table_at_once_both_succeed(tmp_path):
+    """Two processes creating the table at the same moment: neither fails on the other's CREATE TABLE."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        url = f"sqlite:///{tmp_path / f'gradebook{attempt}.db'}"
+        barrier, errors = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_open_outcome_table_at_the_barrier, args=(url, barrier, errors))
+                 for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=120)
+        failures = []
+        while not errors.empty():
+            failures.append(errors.get())
+        assert not failures, f"attempt {attempt}: {failures}"
+        assert [proc.exitcode for proc in procs] == [0, 0], f"attempt {attempt}"
+
+
 # ----------------------------------------------------------------------------- the batch
 def _batch(course):
     """student -> submission; shard 0 (of 2): ada ben cleo finn jun, shard 1: dan eve gus hana zoe."""
