@@ -79,14 +79,10 @@ def prepare(trains, stops, period):
     Inputs: trains, list of S training parts; stops (S,): each origin (end of what is seen).
     Returns values (S, max stop), NaN from stop on, and indices (S, m).
     """
-    values = np.full((len(trains), int(max(stops))), np.nan)
-    indices = np.ones((len(trains), period))
-    for s, (x, stop) in enumerate(zip(trains, stops)):
-        if stop <= 0:  # a short series has no part before a far origin
-            continue
-        part = x[:stop]
-        indices[s] = fit_indices(part, period)
-        values[s, :stop] = F.deseasonalise(part, indices[s])
+    # a short series has no part before a far origin (stop <= 0): empty, all NaN, indices ones
+    parts = [x[:max(int(stop), 0)] for x, stop in zip(trains, stops)]
+    indices = np.stack([fit_indices(part, period) for part in parts])
+    values, _ = F.pad_series([F.deseasonalise(part, idx) for part, idx in zip(parts, indices)])
     return values, indices
 
 
