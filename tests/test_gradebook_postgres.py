@@ -1,49 +1,19 @@
 """The gradebook on a real PostgreSQL server (Debian's packages; .ci/run installs them)."""
 import csv
-import glob
-import os
-import shutil
-import socket
-import subprocess
 
 import pytest
 
+import servers
 from conftest import build_submission, grade_submissions
-
-PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
-def postgres(tmp_path):
-    if not PG_BIN or os.geteuid() != 0:
-        pytest.skip("needs Debian's postgresql package and root (to run it as the postgres user)")
-    import tempfile
-    from pathlib import Path
-
-    # pytest's tmp folders are private to root; the server runs as the postgres user
-    data = Path(tempfile.mkdtemp(prefix="rnn-course-pg-")) / "data"
-    data.mkdir()
-    os.chmod(data.parent, 0o755)
-    shutil.chown(data, "postgres")
-    bin_dir, port = PG_BIN[-1], _free_port()
-    run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(run_as + [f"{bin_dir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run(run_as + [f"{bin_dir}/pg_ctl", "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                             f"-p {port} -k /tmp -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+def postgres():
     try:
-        subprocess.run(run_as + [f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "gradebook"],
-                       check=True, capture_output=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
-    finally:
-        subprocess.run(run_as + [f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(data.parent, ignore_errors=True)
+        with servers.postgres() as urls:
+            yield urls["gradebook"]
+    except servers.Unavailable as exc:
+        pytest.skip(f"PostgreSQL: {exc}")
 
 
 def test_release_autograde_and_export_on_postgresql(postgres, released_course, tmp_path):
