@@ -23,11 +23,14 @@ def hide_from_students(course):
     return [str(course.root), str(REPO), os.path.expanduser("~")]
 
 
-def make_jobs(course, assignment, limits):
-    """One Job per collected submission; a missing notebook becomes a Job with its reason."""
+def make_jobs(course, assignment, limits, students=None):
+    """One Job per collected submission (only those of ``students``, collected names, if given);
+    a missing notebook becomes a Job with its reason."""
     manifest = course.assignment(assignment)
     hide = hide_from_students(course)
-    return [_job(course, manifest, student, limits, hide) for student in course.submitted_students(assignment)]
+    if students is None:
+        students = course.submitted_students(assignment)
+    return [_job(course, manifest, student, limits, hide) for student in students]
 
 
 def _job(course, manifest, student, limits, hide):
@@ -71,18 +74,18 @@ def autograde(course, assignment, jobs_count=None, limits=None, students=None, s
         release(course, [assignment])
     manifest = course.assignment(assignment)
     limits = limits or Limits(**manifest.limits)
-    jobs = make_jobs(course, assignment, limits)
+    names = course.submitted_students(assignment)
     if students:
-        jobs = [j for j in jobs if j.student in students]
-    if shard is not None:
+        names = [s for s in names if s in students]
+    if shard is not None:  # the names are filtered first: a job costs a few stat calls to make
         from autograder.shard import select
 
-        collected = len(jobs)
-        mine = set(select([j.student for j in jobs], *shard))
-        jobs = [j for j in jobs if j.student in mine]
-        print(f"shard {shard[0]}/{shard[1]}: {len(jobs)} of the {collected} collected submission(s)")
-        if not jobs and collected:
+        collected = len(names)
+        names = select(names, *shard)
+        print(f"shard {shard[0]}/{shard[1]}: {len(names)} of the {collected} collected submission(s)")
+        if not names and collected:
             return []
+    jobs = make_jobs(course, assignment, limits, names)
     if not jobs:
         print(f"no submissions of {assignment} in {course.path('submitted')}: run `make collect` first")
         return []
