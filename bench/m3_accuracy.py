@@ -141,15 +141,12 @@ def train_lstm(values, stops, sids, window, horizon, seed, epochs, cfg, device):
     """
     import torch
 
-    from solutions.seq2seq import Direct, WindowSet, forecast, train_step
+    from solutions.seq2seq import Direct, WindowSet, forecast, last_windows, train_step
 
     sid, start = F.window_index(stops, window, horizon)
     clean = np.nan_to_num(values)
     windows = WindowSet(clean, sid, start, window, horizon, device)
-    v = windows.values
-    sids_t = torch.as_tensor(np.asarray(sids), device=device)
-    first = torch.as_tensor(np.asarray(stops)[sids] - window, device=device)
-    x_f = v[sids_t[:, None], first[:, None] + torch.arange(window, device=device)]
+    x_f = last_windows(windows.values, sids, np.asarray(stops)[sids], window)  # (N, W)
     level_f = x_f.mean(dim=1, keepdim=True)  # (N, 1)
     x_f = (x_f / level_f - 1)[..., None]
 

@@ -236,6 +236,18 @@ def forecast(model, x, horizon, strategy):
         model.train(was_training)
 
 
+def last_windows(values, sid, origin, window):
+    """The W values before each origin, gathered where values is: values[sid, origin - W : origin].
+
+    Inputs: values (S, T_max) tensor; sid, origin (N,) series and origins; window W.
+    Returns a tensor (N, W) on values' device; nothing at or after an origin is read.
+    """
+    device = values.device
+    sid = torch.as_tensor(np.asarray(sid), dtype=torch.long, device=device)
+    first = torch.as_tensor(np.asarray(origin), dtype=torch.long, device=device) - window
+    return values[sid[:, None], first[:, None] + torch.arange(window, device=device)]
+
+
 def forecast_windows(model, values, sid, origin, window, horizon, strategy):
     """Forecast each series from the W values before its origin; nothing at or after it is read.
 
@@ -250,9 +262,7 @@ def forecast_windows(model, values, sid, origin, window, horizon, strategy):
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
     v = torch.as_tensor(np.asarray(values), dtype=dtype, device=device)
-    sid = torch.as_tensor(np.asarray(sid), dtype=torch.long, device=device)
-    first = torch.as_tensor(np.asarray(origin), dtype=torch.long, device=device) - window
-    x = v[sid[:, None], first[:, None] + torch.arange(window, device=device)][..., None]
+    x = last_windows(v, sid, origin, window)[..., None]
     return forecast(model, x, horizon, strategy).cpu().numpy()
 
 
