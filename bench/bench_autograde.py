@@ -33,15 +33,12 @@ from autograder.course import Course  # noqa: E402
 from bench import report  # noqa: E402
 from bench.exercises import EXERCISES  # noqa: E402
 
-BIN = Path(sys.executable).parent
-
 
 def timed(cmd, cwd, log, course):
     # RNN_COURSE_ROOT: plain nbgrader's kernels find the hidden checks of this course (autograder/hidden.py)
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(REPO),
-               RNN_COURSE_ROOT=str(course.root))
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=report.env(RNN_COURSE_ROOT=str(course.root)), capture_output=True,
+                          text=True)
     wall = time.monotonic() - started
     Path(log).write_text(f"$ {shlex.join(cmd)}\n# exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return wall, proc
@@ -149,9 +146,7 @@ def main(argv=None):
     parser.add_argument("--max-overhead", type=float, default=1.0, help="overhead target, s per notebook")
     parser.add_argument("--keep", action="store_true", help="keep the temporary courses (path printed)")
     args = parser.parse_args(argv)
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"cores: {os.cpu_count()}; load average before the run: {load} (other load skews the timings)")
+    report.header()
     sizes = {"numpy": args.k, "torch": args.k_torch, "ch05": args.k_ch05}
     tmp = Path(tempfile.mkdtemp(prefix="bench-autograde-"))
     try:

@@ -12,9 +12,6 @@ grades CSVs are identical. --db auto: a PostgreSQL server from Debian's packages
 machine can start one (root), else SQLite.
 """
 import argparse
-import os
-import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -26,18 +23,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from autograder.course import Course  # noqa: E402
+from bench import report  # noqa: E402
 from bench.exercises import EXERCISES  # noqa: E402
-
-WRITES = re.compile(r"gradebook writes: (\d+) result\(s\) in ([\d.]+) s")
 
 
 def grader(course, *args):
     return [sys.executable, "-m", "autograder", "--course", str(course.root), "--db-url", course.db_url, *args]
-
-
-def env():
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-                PYTHONPATH=str(REPO))
 
 
 def run_together(commands, log_dir, label):
@@ -46,7 +37,7 @@ def run_together(commands, log_dir, label):
     procs = []
     for i, cmd in enumerate(commands):
         log = open(log_dir / f"{label}-{i}.log", "w")
-        procs.append((subprocess.Popen(cmd, env=env(), stdout=log, stderr=subprocess.STDOUT, text=True), log))
+        procs.append((subprocess.Popen(cmd, env=report.env(), stdout=log, stderr=subprocess.STDOUT, text=True), log))
     for proc, log in procs:
         proc.wait()
         log.close()
@@ -60,10 +51,10 @@ def run_together(commands, log_dir, label):
 
 def writes(outputs):
     """(results written, seconds spent writing) summed over the runs' outputs."""
-    found = [WRITES.search(out) for out in outputs]
+    found = [report.gradebook_writes(out) for out in outputs]
     if not all(found):
         raise SystemExit("a run printed no 'gradebook writes' line")
-    return sum(int(m.group(1)) for m in found), sum(float(m.group(2)) for m in found)
+    return sum(n for n, _ in found), sum(seconds for _, seconds in found)
 
 
 def course_copy(base, root, db_url):
@@ -104,9 +95,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--db", choices=["auto", "postgresql", "sqlite"], default="auto")
     args = parser.parse_args(argv)
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"cores: {os.cpu_count()}; load average before the run: {load} (other load skews the timings)")
+    report.header()
     import contextlib
 
     import servers

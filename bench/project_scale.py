@@ -20,8 +20,6 @@ how far this machine is from it); w bounds a shard whose recorder cannot keep up
 """
 import argparse
 import math
-import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -35,25 +33,23 @@ sys.path.insert(0, str(REPO))
 
 from autograder.course import Course, copy_course  # noqa: E402
 from autograder.submissions import build_submission, write_submissions  # noqa: E402
-
-WRITES = re.compile(r"gradebook writes: (\d+) result\(s\) in ([\d.]+) s")
+from bench import report  # noqa: E402
 
 
 def timed_run(course, assignment, students):
     """Grade ``students`` (already collected) with one worker; (wall seconds, seconds per write)."""
     cmd = [sys.executable, "-m", "autograder", "--course", str(course.root), "autograde", assignment,
            "--jobs", "1", *[a for s in students for a in ("--student", s)]]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               PYTHONPATH=str(REPO))
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=report.env(), capture_output=True, text=True)
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"{shlex.join(cmd)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    found = WRITES.search(proc.stdout)
+    found = report.gradebook_writes(proc.stdout)
     if "graded" not in proc.stdout or not found:
         raise SystemExit(f"unexpected output from {shlex.join(cmd)}:\n{proc.stdout}")
-    return wall, float(found.group(2)) / max(int(found.group(1)), 1)
+    written, seconds = found
+    return wall, seconds / max(written, 1)
 
 
 def measure(course, assignment, k):
@@ -100,9 +96,7 @@ def main(argv=None):
     parser.add_argument("--machines", type=int, nargs="+", default=[1, 4, 16, 64])
     parser.add_argument("--only", help="one assignment")
     args = parser.parse_args(argv)
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"cores: {os.cpu_count()}; load average before the run: {load} (other load skews the timings)")
+    report.header()
     tmp = Path(tempfile.mkdtemp(prefix="project-scale-"))
     try:
         course = copy_course(Course(), tmp / "course")

@@ -1,4 +1,34 @@
-"""What the benchmark prints: per-student disagreements, then one row per exercise and grader."""
+"""What the benchmarks print: the run's header, per-student disagreements, then one row per
+exercise and grader; and what they share to run the grader and read its output."""
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WRITES = re.compile(r"gradebook writes: (\d+) result\(s\) in ([\d.]+) s")  # autograde's last line
+
+
+def header():
+    """The command and the machine's cores and load, first thing, for every recorded timing."""
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"cores: {os.cpu_count()}; load average before the run: {load} (other load skews the timings)")
+
+
+def env(**extra):
+    """The environment a benchmark runs the grader in: this venv's bin first on PATH, the repository
+    on PYTHONPATH, and ``extra``."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                PYTHONPATH=str(REPO), **extra)
+
+
+def gradebook_writes(output):
+    """(results written, seconds spent writing) from an autograde run's output; None if it has no
+    'gradebook writes' line."""
+    found = WRITES.search(output)
+    return (int(found.group(1)), float(found.group(2))) if found else None
 
 
 def _line(s, planned, ours, theirs, results, failed):
