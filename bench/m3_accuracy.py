@@ -63,6 +63,7 @@ FULL = {"windows": [24], "hidden": 40, "batch": 512, "lr": 2e-3, "seeds": 4, "ep
         "origins": 3, "blend": [0.0, 0.25, 0.5, 0.75, 1.0], "series": None, "jobs": 2}
 QUICK = {"windows": [24], "hidden": 8, "batch": 64, "lr": 3e-3, "seeds": 2, "epochs": 2,
          "origins": 2, "blend": [0.0, 0.5, 1.0], "series": 60, "jobs": 0}
+INT_OPTIONS = ("seeds", "epochs", "origins", "series", "hidden", "jobs")  # command-line overrides
 
 
 # ----------------------------------------------------------------------------- numpy helpers
@@ -167,11 +168,11 @@ def train_lstm(values, stops, sids, window, horizon, seed, epochs, cfg, device):
     return out
 
 
-def lstm_forecasts(trains, stops, sids, window, horizon, period, seeds, epochs, cfg,
-                   device):
+def lstm_forecasts(prepared, stops, sids, window, horizon, seeds, epochs, cfg, device):
     """Forecasts (seeds, epochs, N, h) of the origins ``stops`` for series ``sids``, each seed's
-    model trained on the parts before the origins only; non-negative, reseasonalised."""
-    values, indices = prepare(trains, stops, period)
+    model trained on the parts before the origins only; non-negative, reseasonalised.
+    prepared: ``prepare(trains, stops, period)``, which depends on the origins only."""
+    values, indices = prepared
     season = season_of(indices, stops, horizon)[sids]
     out = [train_lstm(values, stops, sids, window, horizon, seed, epochs, cfg, device)
            for seed in seeds]
@@ -220,11 +221,12 @@ def forecast_everything(trains, horizon, period, cfg, device="cpu", log=print):
                    np.array([scores(o["actual"], f, o["scales"])
                              for o, f in zip(origins, snaive)]).T))
     t0_val = time.perf_counter()
+    prepared = [prepare(trains, o["stops"], m) for o in origins]  # the same for every window
     for w in cfg["windows"]:
         val_fc[w] = []
-        for o in origins:
+        for o, p in zip(origins, prepared):
             t1 = time.perf_counter()
-            val_fc[w].append(lstm_forecasts(trains, o["stops"], o["sids"], w, h, m, seeds,
+            val_fc[w].append(lstm_forecasts(p, o["stops"], o["sids"], w, h, seeds,
                                             cfg["epochs"], cfg, device))
             log(f"  window {w}, origin {o['k']}: {len(o['sids'])} series, "
                 f"{len(seeds)} seeds x {cfg['epochs']} epochs in "
@@ -250,8 +252,8 @@ def forecast_everything(trains, horizon, period, cfg, device="cpu", log=print):
     # the chosen configuration, trained on the whole training parts (the blend weight, chosen
     # next, does not change it, so this need not wait for the classical forecasts)
     t1 = time.perf_counter()
-    test_fc = lstm_forecasts(trains, lengths, np.arange(S), W, h, m, list(range(k_best)), E,
-                             cfg, device)[:, -1]  # (k, S, h) after E epochs
+    test_fc = lstm_forecasts(prepare(trains, lengths, m), lengths, np.arange(S), W, h,
+                             list(range(k_best)), E, cfg, device)[:, -1]  # (k, S, h) after E epochs
     seconds["lstm_final"] = time.perf_counter() - t1
     log(f"  final: {k_best} seeds x {E} epochs on the whole training parts in "
         f"{seconds['lstm_final']:.0f} s")
@@ -272,7 +274,7 @@ def forecast_everything(trains, horizon, period, cfg, device="cpu", log=print):
         blend_rows.append({"theta_weight": wt, "smape": sm.tolist(), "mase": ms.tolist(),
                            "criterion": float(criterion(sm, ms, ref))})
     blend = min(blend_rows, key=lambda r: (round(r["criterion"], 6), r["theta_weight"]))
-    print_blend(blend_rows, ref, origins, blend, log)
+    print_blend(blend_rows, origins, blend, log)
 
     ensemble = np.median(test_fc, axis=0)
     theta = np.stack(classical_out[0]["theta"])
@@ -318,7 +320,7 @@ def print_selection(table, ref, origins, cfg, best, log):
         + " ".join(f"{v:.2f}" for v in best["smape"]) + ")")
 
 
-def print_blend(rows, ref, origins, blend, log):
+def print_blend(rows, origins, blend, log):
     log("\nvalidation: blend (1 - w) * LSTM ensemble + w * Theta")
     log("  w      criterion  sMAPE per origin" + " " * 8 * (len(origins) - 2)
         + "  mean sMAPE  mean MASE")
@@ -353,12 +355,12 @@ def main(argv=None):
                     help="60 series, 2 seeds, 2 epochs, a tiny model (a smoke test)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    for key in ("seeds", "epochs", "origins", "series", "hidden", "jobs"):
+    for key in INT_OPTIONS:
         ap.add_argument(f"--{key}", type=int)
     ap.add_argument("--windows", help="comma-separated candidate windows")
     args = ap.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
-    for key in ("seeds", "epochs", "origins", "series", "hidden", "jobs"):
+    for key in INT_OPTIONS:
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     if args.windows:
