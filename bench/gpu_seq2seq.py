@@ -198,8 +198,6 @@ def measure(step, batch, device, seq_len, warmup, repeats, target_s):
             "step_ms_repeats": [1e3 * t for t in times], "iters": iters, "warmup": warmup}
 
 
-
-
 # ----------------------------------------------------------------------------- report
 def ratios(measurements):
     """chapter/reference and cells/reference per row, and GPU/CPU for the same model and shape."""
