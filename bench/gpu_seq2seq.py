@@ -152,7 +152,7 @@ def make_step(kind, hidden, layers, windows, amp_dtype):
     device = windows.sid.device
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    W, h = windows.window, windows.horizon
+    W = windows.window
 
     def step(batch):
         idx = torch.randint(len(windows), (batch,), device=device)
