@@ -105,10 +105,13 @@ def _as_numeric_array(got):
 def compare(got, expected, *, rtol=FLOAT64_TOL["rtol"], atol=FLOAT64_TOL["atol"], what="the result"):
     """Return None if ``got`` matches ``expected``, else a sentence saying what is wrong.
 
-    ``expected`` may be an array, a tensor, a number, or a tuple/list/dict of those (compared
-    item by item). A tensor is compared by its values, like an array.
+    ``expected`` may be an array, a tensor, a number, None (matched by None alone), or a
+    tuple/list/dict of those (compared item by item). A tensor is compared by its values, like an
+    array.
     """
     got, expected = as_numpy(got) if _is_tensor(got) else got, as_numpy(expected)
+    if expected is None:
+        return None if got is None else f"{what} should be None, but it is {describe_value(got)}"
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"{what} should be a dict, but it is {describe_value(got)}"

@@ -103,6 +103,17 @@ def test_direction_major_h_n_is_named_with_torchs_layout():
     assert "h_n is direction-major" in message and "h_n[2k] is layer k's forward direction" in message, message
 
 
+def test_an_rnn_stack_returning_an_array_for_c_n_is_told_it_should_be_none():
+    """c_n is None unless cell='lstm': zeros in its place are named as c_n, not as a count of items."""
+    def deep_forward(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tanh"):
+        output, h_n, c_n = stacks.deep_forward(x, h0, c0, weights, num_layers, cell, nonlinearity)
+        return output, h_n, np.zeros_like(h_n) if c_n is None else c_n
+
+    message = _message("test_deep_forward", _student(deep_forward=deep_forward))
+    assert "the output of `deep_forward`[2] should be None, but it is an array of shape (2, 3, 3)" in message, message
+    assert "(inputs: cell='rnn'" in message and "items" not in message, message
+
+
 def test_the_next_layer_fed_the_forward_half_only_is_explained():
     """A shape error, not numbers: the hint says what layer k + 1 reads."""
     wrong = _defined(edit(BIDIRECTIONAL, ("x = np.concatenate(outs, axis=-1)  # (T, N, 2H)",

@@ -46,6 +46,14 @@ def test_compare_walks_tuples_and_dicts():
     assert "should have 2 items" in compare((np.ones(1),), (np.ones(1), 0.0))
 
 
+def test_compare_matches_none_with_none_only():
+    """An expected None (an RNN stack's c_n) is matched by None alone, item by item."""
+    assert compare(None, None) is None and compare((np.ones(2), None), (np.ones(2), None)) is None
+    assert compare(np.zeros((2, 3)), None, what="c_n") == "c_n should be None, but it is an array of shape (2, 3)"
+    assert compare((np.ones(2), 0.0), (np.ones(2), None)) == "the result[1] should be None, but it is a float"
+    assert "should be an array of shape (2,), but it is None" in compare((np.ones(2), None), (np.ones(2), np.ones(2)))
+
+
 def _case():
     rng = np.random.default_rng(0)
     return {"x_t": rng.normal(size=(4, 3)), "h_prev": rng.normal(size=(4, 7)), "W_ih": rng.normal(size=(7, 3)),

@@ -159,13 +159,12 @@ STACK_HINTS = [
 
 
 def _stack_result(result):
-    """(output, h_n, c_n) of a stack, checked for its structure; (output, h_n) when c_n is None (an
-    RNN's), as compare has no None."""
+    """(output, h_n, c_n) of a stack, checked for its structure (c_n is None for an RNN)."""
     output, h_n, c_n = _tuple_of(3, "output, h_n, c_n")(result)
     if h_n is None:
         raise WrongStructure("returned None second, where h_n goes: it should return (output, h_n, c_n), "
                              "c_n being None unless cell='lstm' (are h_n and c_n swapped?)")
-    return (output, h_n) if c_n is None else (output, h_n, c_n)
+    return output, h_n, c_n
 
 
 # ----------------------------------------------------------------------------- Part 1
