@@ -29,6 +29,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def poll(predicate, timeout, interval, stop=None):
+    """Call ``predicate`` every ``interval`` seconds until it is true: True; False once ``timeout``
+    seconds have passed, or as soon as ``stop()`` is true (e.g. the server being waited for exited).
+    Callers build their failure message only when it returns False."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if stop is not None and stop():
+            return False
+        time.sleep(interval)
+    return False
+
+
 def _root_folder(prefix):
     """A temporary folder other users can enter (pytest's are private to root)."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
@@ -124,12 +138,7 @@ class Slurm:
 
     def wait_idle(self, job, timeout):
         """Wait until no task of ``job`` is queued or running; False if ``timeout`` came first."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.states(job):
-                return True
-            time.sleep(0.5)
-        return False
+        return poll(lambda: not self.states(job), timeout, 0.5)
 
     def logs(self):
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
@@ -137,7 +146,8 @@ class Slurm:
 
 
 def _start(cmd, log, **kw):
-    return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True, **kw)
+    with open(log, "ab") as out:  # the server writes to its own copy of the descriptor
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw)
 
 
 def _stop(proc):
@@ -152,14 +162,14 @@ def _stop(proc):
 
 
 def _wait_for(predicate, timeout, what, procs, folder):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        dead = [name for name, p in procs.items() if p is not None and p.poll() is not None]
-        if dead:
-            break
-        time.sleep(0.3)
+    """Wait for ``predicate``; raise Unavailable, with the servers' logs, if it never came true or
+    one of ``procs`` exited first."""
+    def exited():
+        return [name for name, p in procs.items() if p is not None and p.poll() is not None]
+
+    if poll(predicate, timeout, 0.3, stop=exited):
+        return
+    dead = exited()
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(folder.glob("*.log")))
     raise Unavailable(f"{what} did not come up within {timeout} s"
                       f"{' (' + ', '.join(dead) + ' exited)' if dead else ''}:\n{logs}")

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -272,28 +271,20 @@ def submission_rows(db_url):
     return dict(subs), dict(grades)
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 # ----------------------------------------------------------------------------- shards on PostgreSQL
 def test_two_shards_at_once_then_a_killed_shard_rerun_give_the_one_machine_csv(pg, batch):
     url = pg["shards"]
     course = pg_course(batch, "shards", url)
-    log0, log1 = (open(batch["tmp"] / f"shard{i}.log", "w") for i in range(2))
-    shard0 = subprocess.Popen(grader(course.root, url, "autograde", ASSIGNMENT, "--shard", "0/2", "--jobs", "1"),
-                              env=_env(), stdout=log0, stderr=subprocess.STDOUT)
-    shard1 = subprocess.Popen(grader(course.root, url, "autograde", ASSIGNMENT, "--shard", "1/2", "--jobs", "1"),
-                              env=_env(), stdout=log1, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(batch["tmp"] / "shard0.log", "w") as log0, open(batch["tmp"] / "shard1.log", "w") as log1:
+        shard0 = subprocess.Popen(grader(course.root, url, "autograde", ASSIGNMENT, "--shard", "0/2", "--jobs", "1"),
+                                  env=_env(), stdout=log0, stderr=subprocess.STDOUT)
+        shard1 = subprocess.Popen(grader(course.root, url, "autograde", ASSIGNMENT, "--shard", "1/2", "--jobs", "1"),
+                                  env=_env(), stdout=log1, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         # shard 1 is killed (its whole process group, workers included) once it has written a
         # result, while its last student, the slow one, is still running
-        wait_until(lambda: SHARD_1 & set(outcomes(url)), 120, "shard 1's first result")
+        assert servers.poll(lambda: SHARD_1 & set(outcomes(url)), 120, 0.2), \
+            "timed out after 120 s waiting for shard 1's first result"
         assert "zoe" not in outcomes(url)
         os.killpg(shard1.pid, signal.SIGKILL)
         shard1.wait(timeout=30)
@@ -397,7 +388,8 @@ def test_a_slurm_array_with_one_shard_killed_and_resubmitted_gives_the_one_machi
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log"))) + slurm.logs()
 
     job = submit("0-1")
-    wait_until(lambda: SHARD_1 & set(outcomes(url)), 120, f"shard 1's first result\n{job_logs()}")
+    assert servers.poll(lambda: SHARD_1 & set(outcomes(url)), 120, 0.2), \
+        f"timed out after 120 s waiting for shard 1's first result\n{job_logs()}"
     assert "zoe" not in outcomes(url), job_logs()
     slurm.run("scancel", f"{job}_1")
     assert slurm.wait_idle(job, 120), job_logs()
