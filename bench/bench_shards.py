@@ -12,6 +12,7 @@ grades CSVs are identical. --db auto: a PostgreSQL server from Debian's packages
 machine can start one (root), else SQLite.
 """
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from autograder.course import Course  # noqa: E402
 from bench import report  # noqa: E402
 from bench.exercises import EXERCISES  # noqa: E402
+import servers  # noqa: E402  (tests/servers.py)
 
 
 def grader(course, *args):
@@ -37,7 +39,7 @@ def run_together(commands, log_dir, label):
     procs = []
     for i, cmd in enumerate(commands):
         log = open(log_dir / f"{label}-{i}.log", "w")
-        procs.append((subprocess.Popen(cmd, env=report.env(), stdout=log, stderr=subprocess.STDOUT, text=True), log))
+        procs.append((subprocess.Popen(cmd, env=report.env(), stdout=log, stderr=subprocess.STDOUT), log))
     for proc, log in procs:
         proc.wait()
         log.close()
@@ -60,7 +62,7 @@ def writes(outputs):
 def course_copy(base, root, db_url):
     shutil.copytree(base.root, root)
     (Path(root) / "gradebook.db").unlink(missing_ok=True)
-    return Course(root, db_url or f"sqlite:///{Path(root) / 'gradebook.db'}")
+    return Course(root, db_url)  # None: the course's own SQLite gradebook.db
 
 
 def bench(exercise, k, seed, tmp, urls):
@@ -96,10 +98,6 @@ def main(argv=None):
     parser.add_argument("--db", choices=["auto", "postgresql", "sqlite"], default="auto")
     args = parser.parse_args(argv)
     report.header()
-    import contextlib
-
-    import servers
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-shards-"))
     try:
         with contextlib.ExitStack() as stack:

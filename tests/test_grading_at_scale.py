@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import servers
-from conftest import ASSIGNMENT, REPO, build_submission, solution_sources, write_submissions
+from conftest import ASSIGNMENT, REPO, build_submission, copy_released, solution_sources, write_submissions
 
 SBATCH = REPO / "autograder" / "slurm" / "autograde.sbatch"
 MANIFEST = REPO / "autograder" / "k8s" / "autograde-job.yaml"
@@ -199,11 +199,8 @@ def batch(released_course, tmp_path_factory):
     from autograder.shard import select
 
     tmp = tmp_path_factory.mktemp("scale")
-    base = tmp / "base"
-    shutil.copytree(released_course.root, base)
-    from autograder.course import Course
-
-    course = Course(base)
+    course = copy_released(released_course, tmp / "base")
+    base = course.root
     submitted = _batch(course)
     assert set(select(sorted(submitted), 1, 2)) == SHARD_1
     collect(course, ASSIGNMENT, write_submissions(tmp / "inbox", submitted))
