@@ -328,6 +328,17 @@ def check_cases(student, reference, cases, *, describe=describe_case, select=Non
             raise CheckFailed(_with_inputs(str(failure), describe(case))) from None
 
 
+def mistakes_of(model, **fixed):
+    """Variants from one model of the mistakes: ``mistake = mistakes_of(_deep, steps=steps)``, then
+    ``mistake(feed="x")`` is the variant ``lambda **case: _deep(**case, steps=steps, feed="x")``
+    (a case's keys and the options never overlap: a clash raises TypeError, as a call would)."""
+    def mistake(**options):
+        def variant(**case):
+            return model(**case, **fixed, **options)
+        return variant
+    return mistake
+
+
 def pair_first(result):
     """A ``select`` for functions returning ``(out, cache)``: check the pair, keep ``out``."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:

@@ -20,7 +20,7 @@ The GRU's cache is not graded (no GRU backward pass is asked for): only h_next i
 """
 import numpy as np
 
-from autograder.checking import WrongStructure, check_cases, describe_value, has_float32
+from autograder.checking import WrongStructure, check_cases, describe_value, has_float32, mistakes_of
 from solutions import lstm as ref
 
 sigmoid = ref.sigmoid
@@ -96,9 +96,7 @@ def _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, *, order="ifgo", int
 
 
 def _step_variants():
-    def mistake(**options):
-        return lambda **case: _lstm_step(**case, **options)
-
+    mistake = mistakes_of(_lstm_step)
     swaps = [("figo", "the input and forget gates are swapped"), ("gfio", "the gates i and g are swapped"),
              ("ofgi", "the gates i and o are swapped"), ("igfo", "the gates f and g are swapped"),
              ("iogf", "the gates f and o are swapped")]
@@ -471,9 +469,7 @@ def _gru(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True, *, placement=Non
 
 
 def _gru_variants():
-    def mistake(**options):
-        return lambda **case: _gru(**case, **options)
-
+    mistake = mistakes_of(_gru)
     return [
         ("the reset gate is applied before the matrix product, (r * h_prev) @ W_hn.T (Cho et al., "
          "reset_after=False), also when reset_after=True: torch applies it after, r * (h_prev @ W_hn.T + b_hn)",

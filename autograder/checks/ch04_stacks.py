@@ -23,7 +23,7 @@ autograder/mutants/ch04_stacks.py (`make mutants ASSIGNMENT=ch04_stacks`).
 import numpy as np
 
 from autograder.checking import (CheckFailed, StudentCodeError, WrongStructure, check_cases, compare,
-                                 describe_value, explain_error, has_float32)
+                                 describe_value, explain_error, has_float32, mistakes_of)
 from solutions import lstm as lstm_ref
 from solutions import rnn as rnn_ref
 from solutions import stacks as ref
@@ -194,9 +194,7 @@ def _deep(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tanh", *, fe
 
 
 def _deep_variants(steps=None):
-    def mistake(**options):
-        return lambda **case: _deep(**case, steps=steps, **options)
-
+    mistake = mistakes_of(_deep, steps=steps)
     return [
         ("every layer reads x: layer k + 1 reads layer k's output (the hidden states it returns), only layer 0 "
          "reads x", mistake(feed="x")),
@@ -259,9 +257,7 @@ def _bidirectional(x, h0, c0, weights, num_layers, cell="rnn", nonlinearity="tan
 
 
 def _bidirectional_variants(steps=None):
-    def mistake(**options):
-        return lambda **case: _bidirectional(**case, steps=steps, **options)
-
+    mistake = mistakes_of(_bidirectional, steps=steps)
     return [
         ("h_n is direction-major (every layer's forward state, then every layer's backward state): torch's h_n is "
          "layer-major, h_n[2k] is layer k's forward direction and h_n[2k + 1] its backward direction",
@@ -350,9 +346,7 @@ def _final(h_n, num_layers, bidirectional, *, pick="last", view="layer"):
 
 
 def _final_variants():
-    def mistake(**options):
-        return lambda **case: _final(**case, **options)
-
+    mistake = mistakes_of(_final)
     return [
         ("h_n is read direction-major (h_n[L - 1] and h_n[2L - 1]): torch's h_n is layer-major, so the last "
          "layer's forward and backward states are h_n[2L - 2] and h_n[2L - 1], i.e. h_n[-2] and h_n[-1]",
@@ -419,9 +413,7 @@ def _norm(z, gain, bias, eps=1e-5, *, axis=-1, ddof=0, root="inside", affine="bo
 
 
 def _norm_variants():
-    def mistake(**options):
-        return lambda **case: _norm(**case, **options)
-
+    mistake = mistakes_of(_norm)
     return [
         ("the mean and variance are taken over the batch (axis 0), which is batch normalisation: layer "
          "normalisation takes them over each row's features, the last axis", mistake(axis=0)),
@@ -500,9 +492,7 @@ def _ln_cell(x_t, h_prev, c_prev, W_ih, W_hh, b, ln_ih, ln_hh, ln_c, eps=1e-5, *
 
 
 def _ln_variants():
-    def mistake(**options):
-        return lambda **case: _ln_cell(**case, **options)
-
+    mistake = mistakes_of(_ln_cell)
     return [
         ("the two pre-activations are summed and then normalised once: Ba et al. normalise W_ih x and W_hh h "
          "apart, each with its own gain and bias, and add them: LN(W_ih x) + LN(W_hh h) + b",

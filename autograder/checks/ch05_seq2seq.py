@@ -26,7 +26,7 @@ import types
 import numpy as np
 
 from autograder.checking import (CheckFailed, StudentCodeError, WrongStructure, check_cases, check_causal,
-                                 check_metric, describe_value, explain_error)
+                                 check_metric, describe_value, explain_error, mistakes_of)
 from solutions import forecast as ref
 
 
@@ -110,8 +110,7 @@ def _windows(y, window, horizon, stop=None, stride=1, *, last=1, shift=0, swap=F
 
 
 def _window_variants():
-    def mistake(**options):
-        return lambda **case: _windows(**case, **options)
+    mistake = mistakes_of(_windows)
 
     def no_stride(stride=1, **case):
         return _windows(**case)
@@ -486,18 +485,16 @@ _reference_recursive.__name__ = "forecast_recursive"
 
 
 def _recursive_variants():
-    def mistake(window):
-        return lambda **case: _reference_recursive(**case, window=window)
-
+    mistake = mistakes_of(_reference_recursive)
     return [
         ("the window is extended with the last observed value, not with the prediction: each "
-         "prediction is appended to the window (the model is fed its own forecasts)", mistake("last")),
+         "prediction is appended to the window (the model is fed its own forecasts)", mistake(window="last")),
         ("the newest value of the window is dropped: drop the oldest, x[:, 1:], and append the "
-         "prediction at the end", mistake("newest")),
+         "prediction at the end", mistake(window="newest")),
         ("the prediction is put at the start of the window: append it at the end (the window is oldest "
-         "first) and drop the oldest value", mistake("prepend")),
+         "first) and drop the oldest value", mistake(window="prepend")),
         ("every step is forecast from the same window: append each prediction to the window and drop "
-         "the oldest value before the next step", mistake("same")),
+         "the oldest value before the next step", mistake(window="same")),
     ]
 
 
