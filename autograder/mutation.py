@@ -55,7 +55,7 @@ class AnswerCells:
         """The reference answer of ``cell`` with ``changes`` (edit); its part's hidden message
         must say ``words`` and, when ``visible`` is True, its visible self-check too (or the words
         given; False or None: no visible self-check is required to stop it)."""
-        source, part = self.cells[cell]
+        source = self.cells[cell][0]
         return self.written(name, cell, edit(source, *changes), words, visible)
 
     def written(self, name, cell, source, words, visible=True):

@@ -13,9 +13,15 @@ from autograder.mutants import ch05_seq2seq as ch05_mutants
 from autograder.submissions import build_submission
 from bench import lstm_exercise
 
-# Plausible mistakes of chapter 1: (what, grade_id, answer cell), from its mutation gate's list.
-CH01_MISTAKES = [(m.name, *next(iter(m.answers.items()))) for m in ch01_mutants.MUTANTS if len(m.answers) == 1]
-CH05_MISTAKES = [(m.name, *next(iter(m.answers.items()))) for m in ch05_mutants.MUTANTS if len(m.answers) == 1]
+
+def _mistakes(mutants):
+    """Plausible mistakes, (what, grade_id, answer cell), from a chapter's mutation gate's list:
+    its mutants that change one answer cell."""
+    return [(m.name, *next(iter(m.answers.items()))) for m in mutants if len(m.answers) == 1]
+
+
+CH01_MISTAKES = _mistakes(ch01_mutants.MUTANTS)
+CH05_MISTAKES = _mistakes(ch05_mutants.MUTANTS)
 
 # Raises NameError when the cell runs, so rnn_forward is never defined.
 RAISES_AT_DEFINITION = ("def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity=DEFAULT_NONLINEARITY,\n"
@@ -101,10 +107,7 @@ def _released(name):
     return make_course
 
 
-_ch01_course = _released("ch01_rnn_by_hand")
-
-
-NUMPY = Exercise("numpy: ch01_rnn_by_hand", "ch01_rnn_by_hand", _ch01_course, CH01_MISTAKES, {
+NUMPY = Exercise("numpy: ch01_rnn_by_hand", "ch01_rnn_by_hand", _released("ch01_rnn_by_hand"), CH01_MISTAKES, {
     "invalid JSON": _invalid_json,
     "answer cell raises at definition": _raises_at_definition("rnn_forward", RAISES_AT_DEFINITION),
     "blank release notebook": _blank,
