@@ -346,6 +346,22 @@ def pair_first(result):
     return result[0]
 
 
+def tuple_of(n, items):
+    """A ``select`` checking that the result is a tuple (or list) of n items, ``items`` naming them
+    ("h_next, c_next, cache"); keeps it, as a tuple."""
+    def select(result):
+        if not isinstance(result, (tuple, list)) or len(result) != n:
+            raise WrongStructure(f"should return a tuple of {n} items, ({items}), but it returned "
+                                 f"{describe_value(result)}.")
+        return tuple(result)
+    return select
+
+
+def sizes(float32=False, **letters):
+    """A case's sizes in words for ``describe``: sizes(True, N=2, H=3) -> "N=2, H=3, float32 inputs"."""
+    return ", ".join(f"{k}={v}" for k, v in letters.items()) + (", float32 inputs" if float32 else "")
+
+
 # ----------------------------------------------------------------------------- gradients
 GRAD_EPS = 1e-6  # step of the centred differences, on float64 copies
 GRAD_TOL = 1e-6  # largest relative error |a - n| / max(|a| + |n|, 1e-8) accepted, elementwise

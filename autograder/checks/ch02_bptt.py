@@ -21,13 +21,9 @@ cannot be seen from here (the student's function receives copies); the visible s
 """
 import numpy as np
 
-from autograder.checking import WrongStructure, check_cases, describe_value, has_float32
+from autograder.checking import WrongStructure, check_cases, describe_value, has_float32, sizes
 from solutions import bptt as ref
 from solutions.rnn import rnn_forward, rnn_step_forward
-
-
-def _sizes(float32=False, **letters):
-    return ", ".join(f"{k}={v}" for k, v in letters.items()) + (", float32 inputs" if float32 else "")
 
 
 def _weights(rng, D, H, dtype=np.float64):
@@ -114,7 +110,7 @@ def _step_cases():
 def _describe_step(case):
     x_t, h_prev, W_ih, W_hh, h_next, nonlinearity = case["cache"]
     (N, D), H = x_t.shape, W_hh.shape[0]
-    return f"nonlinearity={nonlinearity!r}, " + _sizes(has_float32(case), N=N, D=D, H=H)
+    return f"nonlinearity={nonlinearity!r}, " + sizes(has_float32(case), N=N, D=D, H=H)
 
 
 def _step_from_dz(dz, x_t, h_prev, W_ih, W_hh, **changes):
@@ -222,7 +218,7 @@ def _describe_sequence(case):
     x_t, h0, W_ih, W_hh, _, nonlinearity = case["cache"][0]
     (N, D), H, T = x_t.shape, W_hh.shape[0], len(case["cache"])
     given = "dh_n given" if case.get("dh_n") is not None else "no dh_n"
-    return (f"nonlinearity={nonlinearity!r}, " + _sizes(has_float32(case), T=T, N=N, D=D, H=H)
+    return (f"nonlinearity={nonlinearity!r}, " + sizes(has_float32(case), T=T, N=N, D=D, H=H)
             + f", a non-zero h0, {given}")
 
 
@@ -448,7 +444,7 @@ def _step_jacobian_cases():
 
 def _describe_step_jacobian(case):
     x_t, _, _, W_hh, _, nonlinearity = case["cache_t"]
-    return f"a step cache with nonlinearity={nonlinearity!r}, " + _sizes(
+    return f"a step cache with nonlinearity={nonlinearity!r}, " + sizes(
         has_float32(case), N=x_t.shape[0], D=x_t.shape[1], H=W_hh.shape[0])
 
 
@@ -494,7 +490,7 @@ def _sequence_jacobian_cases():
 
 def _describe_sequence_jacobian(case):
     x_t, _, _, W_hh, _, nonlinearity = case["cache"][0]
-    return f"the cache of rnn_forward with nonlinearity={nonlinearity!r}, " + _sizes(
+    return f"the cache of rnn_forward with nonlinearity={nonlinearity!r}, " + sizes(
         T=len(case["cache"]), N=x_t.shape[0], D=x_t.shape[1], H=W_hh.shape[0])
 
 

@@ -20,14 +20,10 @@ The GRU's cache is not graded (no GRU backward pass is asked for): only h_next i
 """
 import numpy as np
 
-from autograder.checking import WrongStructure, check_cases, describe_value, has_float32, mistakes_of
+from autograder.checking import WrongStructure, check_cases, describe_value, has_float32, mistakes_of, sizes, tuple_of
 from solutions import lstm as ref
 
 sigmoid = ref.sigmoid
-
-
-def _sizes(float32=False, **letters):
-    return ", ".join(f"{k}={v}" for k, v in letters.items()) + (", float32 inputs" if float32 else "")
 
 
 def _weights(rng, D, H, gates, dtype=np.float64):
@@ -35,17 +31,6 @@ def _weights(rng, D, H, gates, dtype=np.float64):
             "W_hh": (rng.normal(size=(gates * H, H)) / np.sqrt(H)).astype(dtype),
             "b_ih": rng.normal(size=gates * H).astype(dtype),
             "b_hh": rng.normal(size=gates * H).astype(dtype)}
-
-
-def _tuple_of(n, items, name):
-    """A ``select`` checking that the result is a tuple of n items; keeps it."""
-    def select(result):
-        if not isinstance(result, (tuple, list)) or len(result) != n:
-            raise WrongStructure(f"should return a tuple of {n} items, ({items}), but it returned "
-                                 f"{describe_value(result)}.")
-        return result
-    select.__name__ = name
-    return select
 
 
 # ----------------------------------------------------------------------------- Part 1
@@ -76,7 +61,7 @@ def _step_cases():
 
 def _describe_step(case):
     (N, D), H = case["x_t"].shape, case["h_prev"].shape[1]
-    return _sizes(has_float32(case), N=N, D=D, H=H) + ", non-zero h_prev, c_prev and biases"
+    return sizes(has_float32(case), N=N, D=D, H=H) + ", non-zero h_prev, c_prev and biases"
 
 
 def _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, *, order="ifgo", interleaved=False,
@@ -131,14 +116,11 @@ def _step_variants():
 
 
 def _h_c(result):
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise WrongStructure(f"should return a tuple of 3 items, (h_next, c_next, cache), but it returned "
-                             f"{describe_value(result)}.")
-    return tuple(result[:2])
+    return tuple_of(3, "h_next, c_next, cache")(result)[:2]
 
 
 def _step_cache(result):
-    cache = _tuple_of(3, "h_next, c_next, cache", "step")(result)[2]
+    cache = tuple_of(3, "h_next, c_next, cache")(result)[2]
     if not isinstance(cache, (tuple, list)) or len(cache) != 7:
         raise WrongStructure(f"should return the cache {STEP_CACHE} third; it returned "
                              f"{describe_value(cache)} there.")
@@ -196,7 +178,7 @@ def _describe_sequence(case):
     (N, H), D = case["h0"].shape, case["x"].shape[2]
     T = case["x"].shape[1 if batch_first else 0]
     given = f"batch_first={batch_first}" if "batch_first" in case else "batch_first not given"
-    return f"{given}, x of shape {tuple(case['x'].shape)}, " + _sizes(has_float32(case), T=T, N=N, D=D, H=H) \
+    return f"{given}, x of shape {tuple(case['x'].shape)}, " + sizes(has_float32(case), T=T, N=N, D=D, H=H) \
         + ", non-zero h0 and c0"
 
 
@@ -327,7 +309,7 @@ def _describe_backward(case):
     x_t, h_prev = case["cache"][0], case["cache"][1]
     (N, D), H = x_t.shape, h_prev.shape[1]
     zero = ", dc_next zero" if not np.any(case["dc_next"]) else ""
-    return _sizes(has_float32(case), N=N, D=D, H=H) + zero
+    return sizes(has_float32(case), N=N, D=D, H=H) + zero
 
 
 def _backward(dh_next, dc_next, cache, *, dc_rule="right", f_uses="c_prev", i_prime=True, f_prime=True,
@@ -442,7 +424,7 @@ def _gru_cases():
 def _describe_gru(case):
     (N, D), H = case["x_t"].shape, case["h_prev"].shape[1]
     given = f"reset_after={case['reset_after']}" if "reset_after" in case else "reset_after not given (True)"
-    return f"{given}, " + _sizes(has_float32(case), N=N, D=D, H=H) + ", non-zero h_prev and biases"
+    return f"{given}, " + sizes(has_float32(case), N=N, D=D, H=H) + ", non-zero h_prev and biases"
 
 
 def _gru(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True, *, placement=None, order="rzn", swap_z=False,

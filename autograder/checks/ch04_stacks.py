@@ -23,26 +23,12 @@ autograder/mutants/ch04_stacks.py (`make mutants ASSIGNMENT=ch04_stacks`).
 import numpy as np
 
 from autograder.checking import (CheckFailed, StudentCodeError, WrongStructure, check_cases, compare,
-                                 describe_value, explain_error, has_float32, mistakes_of)
+                                 describe_value, explain_error, has_float32, mistakes_of, sizes, tuple_of)
 from solutions import lstm as lstm_ref
 from solutions import rnn as rnn_ref
 from solutions import stacks as ref
 
 GATES = {"rnn": 1, "lstm": 4}
-
-
-def _sizes(float32=False, **letters):
-    return ", ".join(f"{k}={v}" for k, v in letters.items()) + (", float32 inputs" if float32 else "")
-
-
-def _tuple_of(n, items):
-    """A ``select`` checking that the result is a tuple of n items; keeps it."""
-    def select(result):
-        if not isinstance(result, (tuple, list)) or len(result) != n:
-            raise WrongStructure(f"should return a tuple of {n} items, ({items}), but it returned "
-                                 f"{describe_value(result)}.")
-        return tuple(result)
-    return select
 
 
 # ----------------------------------------------------------------------------- the pasted steps
@@ -144,7 +130,7 @@ def _describe_stack(case):
     (T, N, D), H = case["x"].shape, case["h0"].shape[2]
     nonlinearity = f", nonlinearity={case['nonlinearity']!r}" if "nonlinearity" in case else ""
     return (f"cell={case['cell']!r}{nonlinearity}, num_layers={case['num_layers']}, "
-            + _sizes(has_float32(case), T=T, N=N, D=D, H=H) + ", every initial state non-zero")
+            + sizes(has_float32(case), T=T, N=N, D=D, H=H) + ", every initial state non-zero")
 
 
 STACK_HINTS = [
@@ -160,7 +146,7 @@ STACK_HINTS = [
 
 def _stack_result(result):
     """(output, h_n, c_n) of a stack, checked for its structure (c_n is None for an RNN)."""
-    output, h_n, c_n = _tuple_of(3, "output, h_n, c_n")(result)
+    output, h_n, c_n = tuple_of(3, "output, h_n, c_n")(result)
     if h_n is None:
         raise WrongStructure("returned None second, where h_n goes: it should return (output, h_n, c_n), "
                              "c_n being None unless cell='lstm' (are h_n and c_n swapped?)")
@@ -318,11 +304,11 @@ def _describe_final(case):
 
 
 def _both(result):
-    return _tuple_of(2, "forward, backward")(result)
+    return tuple_of(2, "forward, backward")(result)
 
 
 def _forward_only(result):
-    forward, backward = _tuple_of(2, "forward, backward")(result)
+    forward, backward = tuple_of(2, "forward, backward")(result)
     if backward is not None:
         raise WrongStructure("should return (forward, None) when bidirectional=False: a stack that is not "
                              "bidirectional has one row per layer and no backward state, so its last layer's "
@@ -456,7 +442,7 @@ def _ln_cases():
 def _describe_ln(case):
     (N, D), H = case["x_t"].shape, case["h_prev"].shape[1]
     eps = f", eps={case['eps']:g}" if "eps" in case else ""
-    return _sizes(has_float32(case), N=N, D=D, H=H) + eps + ", gains and biases of every norm far from 1 and 0"
+    return sizes(has_float32(case), N=N, D=D, H=H) + eps + ", gains and biases of every norm far from 1 and 0"
 
 
 def _ln_cell(x_t, h_prev, c_prev, W_ih, W_hh, b, ln_ih, ln_hh, ln_c, eps=1e-5, *, norm="apart", c_norm="tanh",
@@ -517,7 +503,7 @@ def _ln_variants():
 
 
 def _h_c(result):
-    return tuple(_tuple_of(3, "h_next, c_next, cache")(result)[:2])
+    return tuple_of(3, "h_next, c_next, cache")(result)[:2]
 
 
 def test_ln_lstm_step_forward(student):
