@@ -287,12 +287,15 @@ def _with_inputs(message, inputs):
     return f"{head.rstrip('.')} (inputs: {inputs}).{sep}{trace}"
 
 
-def check_cases(student, reference, cases, *, describe=describe_case, select=None, variants=(), hints=()):
+def check_cases(student, reference, cases, *, name=None, describe=describe_case, select=None, variants=(),
+                hints=()):
     """`check_function`, one case at a time, with variants that must explain every case: a known
     mistake is named only when it matches the student's result on every case where both run (one
-    lucky match never names the wrong mistake), and a failure says the call's arguments in words."""
+    lucky match never names the wrong mistake), and a failure says the call's arguments in words.
+    The student's function is the one named ``name``, by default named like ``reference``."""
     keep = select or (lambda result: result)
-    fn = getattr(student, reference.__name__)
+    name = name or reference.__name__
+    fn = getattr(student, name)
     results = {}
 
     def student_result(i):
@@ -322,8 +325,8 @@ def check_cases(student, reference, cases, *, describe=describe_case, select=Non
     confirmed = [(message, everywhere(mistake)) for message, mistake in variants]
     for case in cases:
         try:
-            check_function(student, reference, [case], select=select, variants=confirmed, hints=hints,
-                           describe=describe)
+            check_function(student, reference, [case], name=name, select=select, variants=confirmed,
+                           hints=hints, describe=describe)
         except CheckFailed as failure:
             raise CheckFailed(_with_inputs(str(failure), describe(case))) from None
 

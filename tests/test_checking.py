@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import wire as sandbox
-from autograder.checking import CheckFailed, StudentCodeError, check_function, compare, pair_first
+from autograder.checking import CheckFailed, StudentCodeError, check_cases, check_function, compare, pair_first
 from solutions import rnn
 
 
@@ -75,6 +75,17 @@ def test_check_function_passes_a_correct_einsum_version_and_float32_inputs():
 
     case32 = {k: v.astype(np.float32) for k, v in _case().items()}
     check_function(einsum_step, rnn.rnn_step_forward, [_case(), case32], name="step", select=pair_first)
+
+
+def test_check_cases_finds_and_names_the_students_function_by_name():
+    """A reference built in the check (a lambda) grades the student's function called ``name``."""
+    def no_bias(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
+        return np.tanh(x_t @ W_ih.T + h_prev @ W_hh.T), None
+
+    reference = lambda **case: rnn.rnn_step_forward(**case)  # noqa: E731
+    check_cases(KernelStudent({"step": rnn.rnn_step_forward}), reference, [_case()], name="step", select=pair_first)
+    with pytest.raises(CheckFailed, match=r"^the output of `step` has wrong values.*\(inputs: x_t of shape"):
+        check_cases(KernelStudent({"step": no_bias}), reference, [_case()], name="step", select=pair_first)
 
 
 def test_check_function_says_when_the_pair_is_missing_or_the_code_raises():

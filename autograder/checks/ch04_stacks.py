@@ -88,11 +88,6 @@ def _direction(x, h0, c0, w, cell, nonlinearity, steps=None):
     return np.stack(hs), h, c
 
 
-def _named(name, fn):
-    fn.__name__ = name
-    return fn
-
-
 # ----------------------------------------------------------------------------- cases
 def _stack_case(seed, T, N, D, H, L, cell, bidirectional, nonlinearity=None, dtype=np.float64):
     rng = np.random.default_rng(seed)
@@ -203,10 +198,9 @@ def _deep_variants(steps=None):
 def test_deep_forward(student):
     """Part 1: a deep (unidirectional) stack"""
     steps = _own_steps(student)
-    reference = ref.deep_forward if steps is None else _named("deep_forward",
-                                                              lambda **case: _deep(**case, steps=steps))
-    check_cases(student, reference, _deep_cases(), describe=_describe_stack, select=_stack_result,
-                variants=_deep_variants(steps), hints=STACK_HINTS)
+    reference = ref.deep_forward if steps is None else lambda **case: _deep(**case, steps=steps)
+    check_cases(student, reference, _deep_cases(), name="deep_forward", describe=_describe_stack,
+                select=_stack_result, variants=_deep_variants(steps), hints=STACK_HINTS)
 
 
 # ----------------------------------------------------------------------------- Part 2
@@ -277,10 +271,9 @@ def _bidirectional_variants(steps=None):
 def test_bidirectional_forward(student):
     """Part 2: a bidirectional stack, with torch's h_n"""
     steps = _own_steps(student)
-    reference = ref.bidirectional_forward if steps is None else _named(
-        "bidirectional_forward", lambda **case: _bidirectional(**case, steps=steps))
-    check_cases(student, reference, _bidirectional_cases(), describe=_describe_stack, select=_stack_result,
-                variants=_bidirectional_variants(steps), hints=STACK_HINTS)
+    reference = ref.bidirectional_forward if steps is None else lambda **case: _bidirectional(**case, steps=steps)
+    check_cases(student, reference, _bidirectional_cases(), name="bidirectional_forward", describe=_describe_stack,
+                select=_stack_result, variants=_bidirectional_variants(steps), hints=STACK_HINTS)
 
 
 # ----------------------------------------------------------------------------- Part 3

@@ -359,7 +359,7 @@ def test_decode(student):
     decoding = _decoding(student)
     variants = _decode_variants()
     try:
-        check_cases(decoding, _reference_decode, _decode_cases(), describe=_describe_decode,
+        check_cases(decoding, _reference_decode, _decode_cases(), name="decode", describe=_describe_decode,
                     variants=variants, hints=DECODE_HINTS)
     except CheckFailed as failure:
         if "has wrong values" not in str(failure) or any(message in str(failure) for message, _ in variants):
@@ -413,9 +413,6 @@ def _reference_decode(seed, hidden, state, first, horizon, targets=None):
     with torch.no_grad():
         return S.decode(S.seeded_decoder(hidden, seed), **_tensors(
             {"state": state, "first": first, "targets": targets}), horizon=horizon)
-
-
-_reference_decode.__name__ = "decode"
 
 
 # ----------------------------------------------------------------------------- Part 4
@@ -481,9 +478,6 @@ def _reference_recursive(weights, bias, dropout, mode, x, horizon, *, window="ri
     return torch.cat(preds, dim=1)
 
 
-_reference_recursive.__name__ = "forecast_recursive"
-
-
 def _recursive_variants():
     mistake = mistakes_of(_reference_recursive)
     return [
@@ -542,8 +536,8 @@ def _ar_series(S, n, period, seed):
 def test_forecast_recursive(student):
     """Part 4: recursive forecasting"""
     _modes(student)
-    check_cases(_forecasting(student), _reference_recursive, _recursive_cases(), describe=_describe_recursive,
-                variants=_recursive_variants(), hints=RECURSIVE_HINTS)
+    check_cases(_forecasting(student), _reference_recursive, _recursive_cases(), name="forecast_recursive",
+                describe=_describe_recursive, variants=_recursive_variants(), hints=RECURSIVE_HINTS)
     # held-out series whose future never leaves the grader: the true model's forecasts must beat
     # seasonal naive in MASE
     import torch
