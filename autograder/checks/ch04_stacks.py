@@ -28,8 +28,6 @@ from solutions import lstm as lstm_ref
 from solutions import rnn as rnn_ref
 from solutions import stacks as ref
 
-GATES = {"rnn": 1, "lstm": 4}
-
 
 # ----------------------------------------------------------------------------- the pasted steps
 def _paste_failed(name, chapter, problem):
