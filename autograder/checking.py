@@ -26,6 +26,7 @@ import numpy as np
 # tight enough that every real mistake (a missing term, a wrong activation) is far outside.
 FLOAT64_TOL = dict(rtol=1e-5, atol=1e-7)
 FLOAT32_TOL = dict(rtol=1e-4, atol=1e-5)
+TRACEBACK_HEADING = "\n\nTraceback of your code:"  # what explain_error puts before the student's traceback
 
 
 class CheckFailed(AssertionError):
@@ -215,7 +216,7 @@ def explain_error(name, error, hints=(), inputs=""):
     if advice:
         text += f". Hint: {advice}"
     if error.traceback:
-        text += f"\n\nTraceback of your code:\n{error.traceback}"
+        text += f"{TRACEBACK_HEADING}\n{error.traceback}"
     return text
 
 
@@ -281,7 +282,7 @@ _RAISED = object()  # the student's function raised on a case: that case neither
 def _with_inputs(message, inputs):
     """A message of check_function that does not say the call's inputs yet (a result of the wrong
     structure), with them."""
-    head, sep, trace = message.partition("\n\nTraceback of your code:")
+    head, sep, trace = message.partition(TRACEBACK_HEADING)
     if "(inputs: " in head or " is not defined. " in head or "is not implemented yet" in head:
         return message
     return f"{head.rstrip('.')} (inputs: {inputs}).{sep}{trace}"

@@ -22,8 +22,8 @@ autograder/mutants/ch04_stacks.py (`make mutants ASSIGNMENT=ch04_stacks`).
 """
 import numpy as np
 
-from autograder.checking import (CheckFailed, StudentCodeError, WrongStructure, check_cases, compare,
-                                 describe_value, explain_error, has_float32, mistakes_of, sizes, tuple_of)
+from autograder.checking import (TRACEBACK_HEADING, CheckFailed, StudentCodeError, WrongStructure, check_cases,
+                                 compare, describe_value, explain_error, has_float32, mistakes_of, sizes, tuple_of)
 from solutions import lstm as lstm_ref
 from solutions import rnn as rnn_ref
 from solutions import stacks as ref
@@ -34,6 +34,12 @@ def _paste_failed(name, chapter, problem):
     return CheckFailed(f"your pasted `{name}` from chapter {chapter} (not graded here) {problem}; the stacks run "
                        f"it through the given `direction_forward`, so fix it first: the cell `check_steps` after "
                        "it says what is wrong.")
+
+
+# the pasted steps: the chapter they come from, how many items they return (their new states, then
+# a cache), the course's step
+PASTED_STEPS = {"rnn_step_forward": (1, 2, rnn_ref.rnn_step_forward),
+                "lstm_step_forward": (3, 3, lstm_ref.lstm_step_forward)}
 
 
 def _own_steps(student):
@@ -47,25 +53,27 @@ def _own_steps(student):
     w_rnn = [rng.normal(size=(H, D)), rng.normal(size=(H, H)), rng.normal(size=H), rng.normal(size=H)]
     w_lstm = [rng.normal(size=(4 * H, D)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H),
               rng.normal(size=4 * H)]
-    probes = [("rnn_step_forward", 1, (x, h, *w_rnn, nonlinearity), 2, 1,
-               rnn_ref.rnn_step_forward(x, h, *w_rnn, nonlinearity)) for nonlinearity in ("tanh", "relu")]
-    probes.append(("lstm_step_forward", 3, (x, h, c, *w_lstm), 3, 2, lstm_ref.lstm_step_forward(x, h, c, *w_lstm)))
+    calls = [("rnn_step_forward", (x, h, *w_rnn, nonlinearity)) for nonlinearity in ("tanh", "relu")]
+    calls.append(("lstm_step_forward", (x, h, c, *w_lstm)))
+    probes = [(name, args, PASTED_STEPS[name][2](*args)) for name, args in calls]
     differ = False
-    for name, chapter, args, length, keep, expected in probes:
-        got = _pasted_call(student, name, chapter, length, *args)
-        differ = differ or compare(tuple(got[:keep]), tuple(expected[:keep])) is not None
+    for name, args, expected in probes:
+        got = _pasted_call(student, name, *args)
+        differ = differ or compare(tuple(got[:-1]), tuple(expected[:-1])) is not None  # the states, not the cache
     if not differ:
         return None
-    return {"rnn": lambda *args: _pasted_call(student, "rnn_step_forward", 1, 2, *args),
-            "lstm": lambda *args: _pasted_call(student, "lstm_step_forward", 3, 3, *args)}
+    return {"rnn": lambda *args: _pasted_call(student, "rnn_step_forward", *args),
+            "lstm": lambda *args: _pasted_call(student, "lstm_step_forward", *args)}
 
 
-def _pasted_call(student, name, chapter, length, *args):
+def _pasted_call(student, name, *args):
     """The student's pasted step called, checked for its structure."""
+    chapter, length, _ = PASTED_STEPS[name]
     try:
         got = getattr(student, name)(*args)
     except StudentCodeError as error:
-        raise _paste_failed(name, chapter, "raised an error: " + explain_error(name, error).split("\n\nTrace")[0].rstrip("."))
+        said = explain_error(name, error).partition(TRACEBACK_HEADING)[0]
+        raise _paste_failed(name, chapter, "raised an error: " + said.rstrip("."))
     if not isinstance(got, (tuple, list)) or len(got) != length:
         raise _paste_failed(name, chapter, f"returned {describe_value(got)}, not a tuple of {length} items as in "
                                            f"chapter {chapter}")
