@@ -2,7 +2,6 @@
 computations (hand values, the Seq2Seq class's fused teacher-forced decoder), the hidden checks
 called directly, and the visible self-checks run in-process. Torch single-threaded."""
 import re
-import types
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from autograder.checking import CheckFailed
 from autograder.course import Course
 from autograder.mutants.ch05_seq2seq import DECODE, MASE, RECURSIVE, WINDOWS
 from autograder.mutation import edit
+from autograder.student import KernelStudent
 from solutions import forecast as F
 
 RTOL = 1e-10  # float64 comparisons
@@ -102,12 +102,16 @@ def checks(torch):
     return ch05_seq2seq
 
 
-def _student(S, **answers):
-    """The reference functions (and the notebook's given models) as a student object, some replaced."""
+def _student(S, *, with_torch=True, **answers):
+    """The reference functions (and the notebook's given models and torch) as a student, some
+    replaced: a namespace run in this process through the grader's own codec, so the checks get
+    plain data and handles (Remotes) exactly as from the sandbox."""
+    import torch
+
     names = ("make_windows", "mase")
     functions = {**{n: getattr(F, n) for n in names},
                  **{n: getattr(S, n) for n in ("decode", "forecast_recursive", "one_step_model", "seeded_decoder")}}
-    return types.SimpleNamespace(**{**functions, **answers})
+    return KernelStudent({**functions, **({"torch": torch} if with_torch else {}), **answers})
 
 
 def _defined(source, name, torch):
@@ -163,6 +167,35 @@ def test_a_decoder_that_peeks_too_little_for_the_values_is_stopped_by_the_causal
 
     message = _message(checks, "test_decode", _student(S, decode=decode))
     assert "reads the future" in message and "the very value it predicts" in message, message
+
+
+def test_detached_predictions_are_named_by_the_gradient_taken_in_the_students_process(checks, S, torch):
+    """torch.func.jacrev of the student's decode, run through the student's own torch: predictions
+    with the right values but no gradient are named."""
+    wrong = _defined(edit(DECODE, ("preds.append(pred)", "preds.append(pred.detach())")), "decode", torch)
+    message = _message(checks, "test_decode", _student(S, decode=wrong))
+    assert "the predictions are detached" in message and "(with targets given" in message, message
+
+
+def test_no_verdict_on_the_gradient_when_the_transform_cannot_run_the_students_code(checks, S, torch):
+    """A decode that torch.func cannot transform (it reads a prediction through numpy) has had its
+    values checked: it passes, as does a detached decode where the notebook has no torch to
+    transform with."""
+    def decode(step, state, first, horizon, targets=None):
+        prev, preds = first, []
+        for k in range(horizon):
+            pred, state = step(prev, state)
+            if not np.isfinite(pred.detach().numpy()).all():  # no storage under torch.func: jacrev raises
+                raise ValueError("the decoder diverged")
+            preds.append(pred)
+            prev = pred if targets is None else targets[:, k, None, None]
+        return torch.cat(preds, dim=1)[..., 0]
+
+    student = _student(S, decode=decode)
+    assert checks._gradient_to_state(student, student.seeded_decoder(4, 0), checks._decode_cases()[0]) is None
+    checks.test_decode(student)
+    detached = _defined(edit(DECODE, ("preds.append(pred)", "preds.append(pred.detach())")), "decode", torch)
+    checks.test_decode(_student(S, with_torch=False, decode=detached))
 
 
 def test_a_mistake_that_explains_only_some_cases_is_not_named(checks, S, torch):

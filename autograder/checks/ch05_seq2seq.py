@@ -36,20 +36,6 @@ def _seq2seq():
     return seq2seq
 
 
-def _is_remote(obj):
-    return getattr(type(obj), "__wire__", False)
-
-
-def _attr(obj, name):
-    """An attribute of an object of the student's (a Remote in the sandbox, the object itself when
-    checks are called directly)."""
-    return obj.get(name) if _is_remote(obj) else getattr(obj, name)
-
-
-def _method(obj, name, *args):
-    return obj.call(name, *args) if _is_remote(obj) else getattr(obj, name)(*args)
-
-
 def _given(student, name, *args):
     """A given function of the notebook, called in the student's process."""
     try:
@@ -376,15 +362,9 @@ def _gradient_to_state(student, step, case):
     """d preds / d state of the student's decode with teacher forcing, by torch.func.jacrev in the
     student's process (a tensor crosses the wire as plain data, without its graph): a pair of
     arrays, or None when the transform cannot run their code (no verdict then)."""
-    torch = getattr(student, "torch", None)  # the notebook's torch; a namespace in tests has none
-    if torch is None:
-        import torch
     args = _tensors({k: case[k] for k in ("state", "first", "targets")})
     try:
-        if _is_remote(torch):
-            jacobian = _attr(torch, "func").call("jacrev", student.decode, argnums=1)
-        else:
-            jacobian = torch.func.jacrev(student.decode, argnums=1)
+        jacobian = student.torch.get("func").call("jacrev", student.decode, argnums=1)  # the notebook's torch
         got = jacobian(step, args["state"], args["first"], case["horizon"], args["targets"])
         return [np.asarray(part) for part in got]
     except Exception:  # an operation torch.func cannot transform: the values were checked
@@ -449,7 +429,7 @@ def _forecasting(student, models=None):
         import torch
 
         model = _given(student, "one_step_model", weights, bias, dropout)
-        _method(model, mode)
+        model.call(mode)
         if models is not None:
             models.append(model)
         return student.forecast_recursive(model, torch.as_tensor(x), horizon)
@@ -501,7 +481,7 @@ def _modes(student):
             _forecasting(student, models).forecast_recursive(**case)
         except StudentCodeError:
             continue  # check_cases below says what is wrong, with the same inputs
-        calls = _attr(models[0], "calls")
+        calls = models[0].get("calls")
         inputs = _describe_recursive(case)
         if not isinstance(calls, (list, tuple)) or not calls:
             raise CheckFailed(f"`forecast_recursive` never called the model (inputs: {inputs}).")
@@ -512,7 +492,7 @@ def _modes(student):
         if case["dropout"] and any(bool(call[2]) for call in calls):
             raise CheckFailed(f"`forecast_recursive` leaves the model in training mode: its dropout makes every "
                               f"forecast a random draw; call model.eval() before forecasting (inputs: {inputs}).")
-        if bool(_attr(models[0], "training")) != (case["mode"] == "train"):
+        if bool(models[0].get("training")) != (case["mode"] == "train"):
             raise CheckFailed(f"`forecast_recursive` does not restore the model's mode: it was in "
                               f"{case['mode']} mode before the call and is not after it; keep "
                               f"was_training = model.training and call model.train(was_training) at the end "
@@ -546,7 +526,7 @@ def test_forecast_recursive(student):
     y, weights, bias = _ar_series(20, n + horizon, period, HELD_OUT_SEED)
     past, future = y[:, :n], y[:, n:]
     model = _given(student, "one_step_model", weights, bias, 0.0)
-    _method(model, "eval")
+    model.call("eval")
 
     def mean_mase(forecasts, actuals):
         return np.mean([ref.mase(a, f, x, period) for a, f, x in zip(actuals, forecasts, past)])
