@@ -1,23 +1,23 @@
 """Chapter 4's exercise beyond what every assignment gets (tests/test_assignments.py and the
 mutation gate, tests/test_mutants.py): its hidden checks called directly on plain functions
-(no sandbox), the mistakes the chapter is about named in words (h_n direction-major, the backward
+(a KernelStudent: the grader's codec, no sandbox), the mistakes the chapter is about named in words (h_n direction-major, the backward
 outputs not reversed back, the wrong input fed to a layer, the backward final state from
 output[-1], the layer norm over the batch), a wrong pasted step costing no marks in a right stack
 (and a pasted step that raises blamed on the paste, not on the stack), the cases the checks promise, and the learner's visible self-checks run in this process with
 numpy alone. The stacks' expected values are solutions.stacks, checked against torch.nn.RNN / LSTM
 in tests/test_stacks_reference.py; here torch checks the hand examples' stacks once more."""
 import re
-import types
 
 import numpy as np
 import pytest
 from conftest import release_cell_imports, release_cell_sources, run_release_cells
 
-from autograder.checking import CheckFailed, StudentCodeError
+from autograder.checking import CheckFailed
 from autograder.checks import ch04_stacks as checks
 from autograder.course import Course
 from autograder.mutants.ch04_stacks import BIDIRECTIONAL, DEEP, FINAL, LN_STEP, NORM
 from autograder.mutation import edit
+from autograder.student import KernelStudent
 from solutions import lstm, rnn, stacks
 
 ASSIGNMENT = "ch04_stacks"
@@ -25,20 +25,11 @@ PARTS = list(Course().assignment(ASSIGNMENT).parts)
 REFERENCE = {**vars(rnn), **vars(lstm), **vars(stacks)}
 
 
-def _raising_as_the_sandbox_does(name, fn):
-    """The student's function as checks see it: an exception becomes a StudentCodeError."""
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - whatever the student's code raises
-            raise StudentCodeError(name, type(error).__name__, str(error)) from None
-    return call
-
-
 def _student(**answers):
-    """The reference functions as a student object, with some replaced by student code."""
-    functions = {name: fn for name, fn in {**REFERENCE, **answers}.items() if callable(fn)}
-    return types.SimpleNamespace(**{name: _raising_as_the_sandbox_does(name, fn) for name, fn in functions.items()})
+    """The reference functions as a student, with some replaced by student code: a namespace run in
+    this process through the grader's own codec (plain data in and out, an exception reported as
+    the sandbox reports it)."""
+    return KernelStudent({**REFERENCE, **answers})
 
 
 def _defined(source, name):
@@ -147,8 +138,7 @@ def _notebook_student(answers):
         if meta.get("grade") or meta["grade_id"] in ("check_steps", "measure_future"):
             continue
         exec(filled[meta["grade_id"]] if meta.get("solution") else source, space)
-    return types.SimpleNamespace(**{name: _raising_as_the_sandbox_does(name, fn) for name, fn in space.items()
-                                    if callable(fn) and not name.startswith("_")})
+    return KernelStudent(space)
 
 
 def _scaled(name):
