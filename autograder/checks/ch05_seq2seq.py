@@ -121,8 +121,8 @@ def test_make_windows(student):
             result = _pair(student.make_windows(**case))
         except (StudentCodeError, WrongStructure):
             continue  # check_cases below says what is wrong, with the same inputs
-        if any(np.isnan(np.asarray(part, dtype=float)).any() for part in result
-               if np.asarray(part).dtype.kind in "fc"):
+        parts = (np.asarray(part) for part in result)  # one at a time, as any() reads them
+        if any(np.isnan(part.astype(float)).any() for part in parts if part.dtype.kind in "fc"):
             raise CheckFailed(f"`make_windows` reads past stop: a window holds a NaN, a value of "
                               f"y[stop:] (the test part). The last window must end at stop: s + W + h "
                               f"<= stop (inputs: {_describe_window(case)}).")
@@ -261,14 +261,18 @@ def _tensors(case):
 
 def _decoding(student):
     """decode(seed, hidden, state, first, horizon, targets=None) for check_cases: the student's
-    decode with the notebook's seeded_decoder(hidden, seed), made once per seed in their process."""
+    decode with the notebook's seeded_decoder(hidden, seed), which step(seed, hidden) makes once
+    per seed in their process."""
     steps = {}
 
-    def decode(seed, hidden, **case):
+    def step(seed, hidden):
         if (seed, hidden) not in steps:
             steps[seed, hidden] = _given(student, "seeded_decoder", hidden, seed)
-        return student.decode(steps[seed, hidden], **_tensors(case))
-    return types.SimpleNamespace(decode=decode)
+        return steps[seed, hidden]
+
+    def decode(seed, hidden, **case):
+        return student.decode(step(seed, hidden), **_tensors(case))
+    return types.SimpleNamespace(decode=decode, step=step)
 
 
 def _decode_mistake(feed="right", start="first", carry=True, keep_axis=False):
@@ -344,18 +348,20 @@ def test_decode(student):
     """Part 3: the decoder loop"""
     decoding = _decoding(student)
     variants = _decode_variants()
+    failure = None
     try:
         check_cases(decoding, _reference_decode, _decode_cases(), name="decode", describe=_describe_decode,
                     variants=variants, hints=DECODE_HINTS)
-    except CheckFailed as failure:
-        if "has wrong values" not in str(failure) or any(message in str(failure) for message, _ in variants):
+    except CheckFailed as caught:
+        if "has wrong values" not in str(caught) or any(message in str(caught) for message, _ in variants):
             raise  # a known mistake, a shape, an error: said as it is
-        peeking = _peeking(decoding)  # wrong values no variant explains: say it peeks, if it does
-        raise CheckFailed(peeking) if peeking else failure from None
-    peeking = _peeking(decoding)
+        failure = caught  # wrong values no variant explains: say it peeks, if it does
+    peeking = _peeking(decoding)  # values that pass are checked for peeking all the same
     if peeking:
         raise CheckFailed(peeking)
-    _check_gradient(student)
+    if failure is not None:
+        raise failure
+    _check_gradient(student, decoding)
 
 
 def _gradient_to_state(student, step, case):
@@ -371,13 +377,12 @@ def _gradient_to_state(student, step, case):
         return None
 
 
-def _check_gradient(student):
+def _check_gradient(student, decoding):
     """With teacher forcing the predictions must carry a gradient back: to the step's weights and,
     through the initial state, to the encoder. A decode that detaches what it returns (or runs
     under no_grad) has the right values and trains nothing."""
     case = _decode_cases()[0]
-    step = _given(student, "seeded_decoder", case["hidden"], case["seed"])
-    gradient = _gradient_to_state(student, step, case)
+    gradient = _gradient_to_state(student, decoding.step(case["seed"], case["hidden"]), case)
     if gradient is not None and not any(np.abs(part).sum() > 0 for part in gradient):
         raise CheckFailed("`decode`: the predictions are detached: no gradient reaches the model's "
                           "weights, so training through decode cannot learn (with targets given, the "
